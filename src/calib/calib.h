@@ -1,0 +1,33 @@
+/* The calibrator table: each calibrator turns a group's values into a clip range [lo, hi] (SPEC §5). */
+#ifndef QS_CALIB_H
+#define QS_CALIB_H
+
+#include <stddef.h>
+
+#include "../quant/quantizer.h"
+
+struct qs_calib_type {
+	const char *name;
+	/* Parses the text after "name:" (NULL when there is none) into *param. */
+	int (*parse_param)(const char *arg, double *param);
+	/* Clip range of x[0..n) (n >= 1, finite values) for quantizer q. */
+	int (*clip_range)(const double *x, size_t n, const struct qs_quantizer *q, double param, double *lo,
+			  double *hi);
+};
+
+extern const struct qs_calib_type qs_calib_minmax;
+
+struct qs_calib {
+	const struct qs_calib_type *type;
+	double param;
+	char label[48];   /* as written on the command line, e.g. "minmax", "percentile:99.9" */
+};
+
+/* Parses "name[:param]" against the table. */
+int qs_calib_parse(const char *spec, struct qs_calib *out);
+int qs_calib_clip_range(const struct qs_calib *c, const double *x, size_t n, const struct qs_quantizer *q,
+			double *lo, double *hi);
+/* Comma-separated names of the table's calibrators, for --help. */
+const char *qs_calib_names(void);
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int qs_placeholder_calib_mse;

@@ -1,0 +1,57 @@
+/* Shared pieces of the command-line front end: the only layer that prints or exits. */
+#ifndef QS_CLI_H
+#define QS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "formats/format.h"
+#include "output/stage.h"
+#include "recommend/recommend.h"
+
+/* Each command returns its process exit status (0 ok, 1 data error, 2 usage error). */
+int qs_cli_sweep(int argc, char **argv);
+int qs_cli_inspect(int argc, char **argv);
+int qs_cli_recommend(int argc, char **argv);
+
+/* --target-rel / --target-sqnr, shared by sweep and recommend. */
+enum { QS_CLI_OPT_TARGET_REL = 512, QS_CLI_OPT_TARGET_SQNR };
+int qs_cli_parse_target(int opt, const char *arg, struct qs_target *t);
+/* Computes the recommendation of pts, stages OUT/recommend.csv and prints the model summary on stdout. */
+int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pts, const struct qs_target *target);
+
+/* Prints "qscope: MESSAGE" on stderr and returns the exit status for `status`; usage errors add a usage hint for
+ * `command`. */
+int qs_cli_fail(int status, const char *command);
+
+/* A comma-separated list split in place into at most `max` items; returns the count, or -1 if too many/empty. */
+int qs_cli_split(char *list, char **items, int max);
+/* "2-8,16" -> bits (each within [QS_BITS_MIN, QS_BITS_MAX], duplicates dropped). */
+int qs_cli_parse_bits(const char *s, int *bits, size_t max, size_t *n);
+/* "start:stop:count" (evenly spaced, inclusive) or "a,b,c"; every value > 0. Allocates *out. */
+int qs_cli_parse_multipliers(const char *s, double **out, size_t *n);
+/* "64,3,3,3" -> rank and shape. */
+int qs_cli_parse_shape(const char *s, struct qs_load_opts *opts);
+/* Parses an unsigned integer option value. */
+int qs_cli_parse_ulong(const char *s, const char *what, unsigned long *out);
+
+/* Input files: directories expand to their readable tensor files, in natural name order. */
+struct qs_inputs {
+	char **paths;
+	size_t n;
+	char stem[256]; /* default output name: the single file's stem, or the folder holding the inputs */
+};
+int qs_cli_inputs(char **args, int n_args, struct qs_inputs *out);
+void qs_cli_inputs_free(struct qs_inputs *in);
+
+/* Tensor name filters (--tensor GLOB, repeatable); no pattern selects everything. */
+struct qs_filter {
+	const char *globs[64];
+	size_t n;
+};
+bool qs_cli_selected(const struct qs_filter *f, const char *name);
+
+/* Natural order ("conv2" < "conv10"). */
+int qs_cli_natural_cmp(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,406 @@
+/* `qscope sweep`: parse the sweep axes, stream tensors from the inputs, write OUT/sweep.csv atomically. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "output/csv.h"
+#include "output/qparams.h"
+#include "output/stage.h"
+#include "sweep/sweep.h"
+#include "util/qs_error.h"
+
+#define MAX_AXIS 64
+
+static const char sweep_help[] =
+	"usage: qscope sweep [options] FILE|FOLDER...\n"
+	"\n"
+	"Quantize every tensor of the inputs under the cartesian product of the settings below and write one CSV row\n"
+	"per (tensor, configuration, multiplier) to OUT/sweep.csv, with clipping and rounding error measured apart;\n"
+	"OUT/recommend.csv and a model summary give the best settings (see qscope recommend --help).\n"
+	"A folder stands for the .npy files in it. Several values of an axis are comma-separated.\n"
+	"\n"
+	"  -o, --output DIR         output folder (default: reports/<input stem>/)\n"
+	"  -b, --bits LIST          bit widths 2..16, ranges allowed (default: 4,8; e.g. 2-8,16)\n"
+	"  -g, --granularity LIST   tensor | channel[:AXIS] | group:G[:AXIS] (default: tensor,channel)\n"
+	"  -s, --scheme LIST        sym | asym (default: sym)\n"
+	"  -r, --range LIST         full | narrow (default: full)\n"
+	"      --signed             signed integers (the default)\n"
+	"      --unsigned           unsigned integers; with --signed, both are swept\n"
+	"      --pow2[=on|off|both] power-of-two scales (default: off; --pow2 alone = on)\n"
+	"      --rounding LIST      even | away | stochastic (default: even)\n"
+	"      --seed N             seed of stochastic rounding (default: 0); each point has its own stream\n"
+	"      --profile LIST       default | torch (torch.ao MinMaxObserver qparams) (default: default)\n"
+	"  -c, --calib LIST         calibrators (default: minmax; available: %s)\n"
+	"  -m, --multipliers SPEC   clip-range multipliers START:STOP:COUNT or a list (default: 0.1:1.2:111)\n"
+	"  -t, --tensor GLOB        only tensors whose name matches (repeatable; default: all)\n"
+	"      --target-rel X       recommendation target ||X - X^||/||X|| <= X (default: 0.02)\n"
+	"      --target-sqnr DB     recommendation target SQNR >= DB decibels (instead of --target-rel)\n"
+	"      --save-qparams       also write every group's scale and zero-point to OUT/qparams/*.npy\n"
+	"      --skip-nonfinite     drop NaN/Inf values (counted in the 'nonfinite' column) instead of failing\n"
+	"      --dtype T            read inputs as raw binaries of f32 | f64 | f16 | bf16\n"
+	"      --shape D0,D1,...    shape of raw binaries (default: 1-D)\n"
+	"      --big-endian         raw binaries are big-endian (default: little-endian)\n"
+	"  -q, --quiet              no progress display\n"
+	"  -h, --help               this help\n"
+	"\n"
+	"Exit status: 0 ok, 1 data or I/O error, 2 usage error. Nothing is written unless the whole run succeeds.\n";
+
+struct sweep_opts {
+	int bits[QS_BITS_MAX + 1];
+	struct qs_granularity grans[MAX_AXIS];
+	bool asym[2], is_signed[2], narrow[2], pow2[2];
+	enum qs_rounding roundings[3];
+	enum qs_profile profiles[2];
+	struct qs_calib calibs[MAX_AXIS];
+	double *multipliers;
+	struct qs_sweep_spec spec;
+	struct qs_load_opts load;
+	struct qs_filter filter;
+	struct qs_target target;
+	const char *outdir;
+	bool save_qparams, quiet, want_signed, want_unsigned;
+};
+
+/* Parses a list of names into booleans: names[0] -> false, names[1] -> true. */
+static int parse_pair(const char *s, const char *what, const char *n0, const char *n1, bool *out, size_t *n)
+{
+	char buf[128], *items[8];
+	snprintf(buf, sizeof buf, "%s", s);
+	int count = qs_cli_split(buf, items, 8);
+	*n = 0;
+	bool seen[2] = {false, false};
+	for (int i = 0; i < count; i++) {
+		int v = strcmp(items[i], n0) == 0 ? 0 : strcmp(items[i], n1) == 0 ? 1 : -1;
+		if (v < 0)
+			return qs_error_set(QS_EUSAGE, "bad %s '%s' (use %s and/or %s)", what, s, n0, n1);
+		if (!seen[v])
+			out[(*n)++] = v;
+		seen[v] = true;
+	}
+	if (count < 0)
+		return qs_error_set(QS_EUSAGE, "bad %s '%s' (use %s and/or %s)", what, s, n0, n1);
+	return QS_OK;
+}
+
+static int parse_list(const char *s, const char *what, void *out, size_t elem, size_t max, size_t *n,
+		      int (*one)(const char *item, void *dst))
+{
+	char buf[1024], *items[MAX_AXIS];
+	snprintf(buf, sizeof buf, "%s", s);
+	int count = strlen(s) < sizeof buf ? qs_cli_split(buf, items, (int)max) : -1;
+	if (count < 0)
+		return qs_error_set(QS_EUSAGE, "bad %s '%s'", what, s);
+	for (int i = 0; i < count; i++) {
+		int rc = one(items[i], (char *)out + (size_t)i * elem);
+		if (rc)
+			return rc;
+	}
+	*n = (size_t)count;
+	return QS_OK;
+}
+
+static int one_gran(const char *s, void *dst) { return qs_gran_parse(s, dst); }
+static int one_calib(const char *s, void *dst) { return qs_calib_parse(s, dst); }
+static int one_rounding(const char *s, void *dst) { return qs_rounding_parse(s, dst); }
+static int one_profile(const char *s, void *dst) { return qs_profile_parse(s, dst); }
+
+enum { OPT_SIGNED = 256, OPT_UNSIGNED, OPT_POW2, OPT_ROUNDING, OPT_SEED, OPT_PROFILE, OPT_SAVE_QPARAMS,
+       OPT_SKIP_NONFINITE, OPT_DTYPE, OPT_SHAPE, OPT_BIG_ENDIAN };
+
+static const struct option sweep_long_opts[] = {
+	{"output", required_argument, NULL, 'o'},
+	{"bits", required_argument, NULL, 'b'},
+	{"granularity", required_argument, NULL, 'g'},
+	{"scheme", required_argument, NULL, 's'},
+	{"range", required_argument, NULL, 'r'},
+	{"signed", no_argument, NULL, OPT_SIGNED},
+	{"unsigned", no_argument, NULL, OPT_UNSIGNED},
+	{"pow2", optional_argument, NULL, OPT_POW2},
+	{"rounding", required_argument, NULL, OPT_ROUNDING},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"profile", required_argument, NULL, OPT_PROFILE},
+	{"calib", required_argument, NULL, 'c'},
+	{"multipliers", required_argument, NULL, 'm'},
+	{"tensor", required_argument, NULL, 't'},
+	{"save-qparams", no_argument, NULL, OPT_SAVE_QPARAMS},
+	{"target-rel", required_argument, NULL, QS_CLI_OPT_TARGET_REL},
+	{"target-sqnr", required_argument, NULL, QS_CLI_OPT_TARGET_SQNR},
+	{"skip-nonfinite", no_argument, NULL, OPT_SKIP_NONFINITE},
+	{"dtype", required_argument, NULL, OPT_DTYPE},
+	{"shape", required_argument, NULL, OPT_SHAPE},
+	{"big-endian", no_argument, NULL, OPT_BIG_ENDIAN},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int parse_pow2(const char *arg, struct sweep_opts *o)
+{
+	struct qs_sweep_spec *sp = &o->spec;
+	if (!arg || strcmp(arg, "on") == 0) {
+		o->pow2[0] = true;
+		sp->n_pow2 = 1;
+	} else if (strcmp(arg, "off") == 0) {
+		o->pow2[0] = false;
+		sp->n_pow2 = 1;
+	} else if (strcmp(arg, "both") == 0) {
+		o->pow2[0] = false;
+		o->pow2[1] = true;
+		sp->n_pow2 = 2;
+	} else {
+		return qs_error_set(QS_EUSAGE, "bad --pow2 '%s' (use on, off or both)", arg);
+	}
+	return QS_OK;
+}
+
+/* Fills o from the command line; returns a status, or -1 when help was printed. */
+static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
+{
+	struct qs_sweep_spec *sp = &o->spec;
+	int rc = QS_OK;
+	int c;
+	opterr = 0;
+	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:c:m:t:qh", sweep_long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o->outdir = optarg; break;
+		case 'b': rc = qs_cli_parse_bits(optarg, o->bits, QS_BITS_MAX + 1, &sp->n_bits); break;
+		case 'g':
+			rc = parse_list(optarg, "--granularity", o->grans, sizeof *o->grans, MAX_AXIS, &sp->n_grans, one_gran);
+			break;
+		case 's': rc = parse_pair(optarg, "--scheme", "sym", "asym", o->asym, &sp->n_asym); break;
+		case 'r': rc = parse_pair(optarg, "--range", "full", "narrow", o->narrow, &sp->n_narrow); break;
+		case OPT_SIGNED: o->want_signed = true; break;
+		case OPT_UNSIGNED: o->want_unsigned = true; break;
+		case OPT_POW2: rc = parse_pow2(optarg, o); break;
+		case OPT_ROUNDING:
+			rc = parse_list(optarg, "--rounding", o->roundings, sizeof *o->roundings, 3, &sp->n_roundings,
+					one_rounding);
+			break;
+		case OPT_SEED: rc = qs_cli_parse_ulong(optarg, "--seed", &sp->seed); break;
+		case OPT_PROFILE:
+			rc = parse_list(optarg, "--profile", o->profiles, sizeof *o->profiles, 2, &sp->n_profiles, one_profile);
+			break;
+		case 'c':
+			rc = parse_list(optarg, "--calib", o->calibs, sizeof *o->calibs, MAX_AXIS, &sp->n_calibs, one_calib);
+			break;
+		case 'm':
+			free(o->multipliers);
+			rc = qs_cli_parse_multipliers(optarg, &o->multipliers, &sp->n_multipliers);
+			break;
+		case 't':
+			if (o->filter.n == sizeof o->filter.globs / sizeof *o->filter.globs)
+				rc = qs_error_set(QS_EUSAGE, "too many --tensor patterns");
+			else
+				o->filter.globs[o->filter.n++] = optarg;
+			break;
+		case OPT_SAVE_QPARAMS: o->save_qparams = true; break;
+		case QS_CLI_OPT_TARGET_REL:
+		case QS_CLI_OPT_TARGET_SQNR: rc = qs_cli_parse_target(c, optarg, &o->target); break;
+		case OPT_SKIP_NONFINITE: sp->skip_nonfinite = true; break;
+		case OPT_DTYPE: o->load.dtype = optarg; break;
+		case OPT_SHAPE: rc = qs_cli_parse_shape(optarg, &o->load); break;
+		case OPT_BIG_ENDIAN: o->load.big_endian = true; break;
+		case 'q': o->quiet = true; break;
+		case 'h': printf(sweep_help, qs_calib_names()); return -1;
+		case ':': rc = qs_error_set(QS_EUSAGE, "option '%s' needs a value", argv[optind - 1]); break;
+		default: rc = qs_error_set(QS_EUSAGE, "unknown option '%s'", argv[optind - 1]); break;
+		}
+	}
+	return rc;
+}
+
+/* Defaults for every axis the command line left out. */
+static int apply_defaults(struct sweep_opts *o)
+{
+	struct qs_sweep_spec *sp = &o->spec;
+	if (!sp->n_bits) {
+		o->bits[0] = 4;
+		o->bits[1] = 8;
+		sp->n_bits = 2;
+	}
+	if (!sp->n_grans) {
+		qs_gran_parse("tensor", &o->grans[0]);
+		qs_gran_parse("channel", &o->grans[1]);
+		sp->n_grans = 2;
+	}
+	if (!sp->n_asym)
+		sp->n_asym = 1;
+	if (!sp->n_narrow)
+		sp->n_narrow = 1;
+	if (!sp->n_pow2)
+		sp->n_pow2 = 1;
+	if (!sp->n_roundings)
+		sp->n_roundings = 1;
+	if (!sp->n_profiles)
+		sp->n_profiles = 1;
+	if (!sp->n_calibs) {
+		int rc = qs_calib_parse("minmax", &o->calibs[0]);
+		if (rc)
+			return rc;
+		sp->n_calibs = 1;
+	}
+	if (!sp->n_multipliers) {
+		int rc = qs_cli_parse_multipliers("0.1:1.2:111", &o->multipliers, &sp->n_multipliers);
+		if (rc)
+			return rc;
+	}
+	size_t ns = 0;
+	if (o->want_signed || !o->want_unsigned)
+		o->is_signed[ns++] = true;
+	if (o->want_unsigned)
+		o->is_signed[ns++] = false;
+	sp->n_signed = ns;
+	sp->bits = o->bits;
+	sp->grans = o->grans;
+	sp->asym = o->asym;
+	sp->is_signed = o->is_signed;
+	sp->narrow = o->narrow;
+	sp->pow2 = o->pow2;
+	sp->roundings = o->roundings;
+	sp->profiles = o->profiles;
+	sp->calibs = o->calibs;
+	sp->multipliers = o->multipliers;
+	return QS_OK;
+}
+
+/* Where rows go: the staged CSV, and optionally the qparams saver. Also the progress display. */
+struct sink {
+	FILE *csv;
+	struct qs_rec_points points;
+	struct qs_qparams_saver saver;
+	bool save_qparams;
+	size_t rows;
+	bool progress;
+	struct timespec last;
+};
+
+static int write_row(void *ctx, const struct qs_sweep_row *row)
+{
+	struct sink *s = ctx;
+	char ref[512] = "";
+	if (s->save_qparams) {
+		int rc = qs_qparams_saver_add(&s->saver, row);
+		if (rc)
+			return rc;
+		qs_qparams_ref(row, ref, sizeof ref);
+	}
+	qs_csv_write_row(s->csv, row, ref);
+	s->rows++;
+	int rc = qs_rec_points_add_row(&s->points, row, ref);
+	if (rc)
+		return rc;
+	if (ferror(s->csv))
+		return qs_error_set(QS_EIO, "write failed while writing sweep.csv");
+	return QS_OK;
+}
+
+static void note_skipped(void *ctx, const char *message)
+{
+	(void)ctx;
+	fprintf(stderr, "qscope: note: %s; skipped\n", message);
+}
+
+/* Redraws the progress line at most ten times a second (stderr is a terminal). */
+static void show_progress(struct sink *s, size_t tensors, const char *name, bool force)
+{
+	if (!s->progress)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double dt = (double)(now.tv_sec - s->last.tv_sec) + 1e-9 * (double)(now.tv_nsec - s->last.tv_nsec);
+	if (!force && dt < 0.1)
+		return;
+	s->last = now;
+	fprintf(stderr, "\r\033[Ksweep: %zu tensors, %zu rows  %.40s", tensors, s->rows, name);
+	if (force)
+		fputc('\n', stderr);
+}
+
+/* Streams every selected tensor of every input through the sweep. */
+static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, struct sink *s, size_t *n_tensors)
+{
+	int rc = QS_OK;
+	for (size_t i = 0; i < in->n && rc == QS_OK; i++) {
+		struct qs_source *src = NULL;
+		rc = qs_source_open(in->paths[i], &o->load, &src);
+		while (rc == QS_OK) {
+			struct qs_tensor *t;
+			rc = qs_source_next(src, &t);
+			if (rc || !t)
+				break;
+			if (qs_cli_selected(&o->filter, t->name)) {
+				rc = qs_sweep_tensor(&o->spec, t, *n_tensors, write_row, s, note_skipped);
+				(*n_tensors)++;
+				show_progress(s, *n_tensors, t->name, false);
+			}
+			qs_tensor_free(t);
+		}
+		if (src)
+			qs_source_close(src);
+	}
+	return rc;
+}
+
+int qs_cli_sweep(int argc, char **argv)
+{
+	struct sweep_opts o = {.load = {.rank = -1}, .target = {QS_TARGET_REL, QS_TARGET_DEFAULT_REL}};
+	struct qs_inputs in = {0};
+	struct qs_stage *stage = NULL;
+	struct sink s = {0};
+	char outdir[4096];
+	int rc = parse_sweep_args(argc, argv, &o);
+	if (rc == -1) {
+		rc = QS_OK;
+		goto out;
+	}
+	if (rc == QS_OK)
+		rc = apply_defaults(&o);
+	if (rc == QS_OK && optind >= argc)
+		rc = qs_error_set(QS_EUSAGE, "no input files");
+	if (rc == QS_OK)
+		rc = qs_cli_inputs(argv + optind, argc - optind, &in);
+	if (rc)
+		goto out;
+	if (o.outdir)
+		snprintf(outdir, sizeof outdir, "%s", o.outdir);
+	else
+		snprintf(outdir, sizeof outdir, "reports/%s", in.stem);
+	rc = qs_stage_open(outdir, &stage);
+	if (rc == QS_OK)
+		rc = qs_stage_fopen(stage, "sweep.csv", &s.csv);
+	if (rc)
+		goto out;
+	s.save_qparams = o.save_qparams;
+	s.saver = (struct qs_qparams_saver){.stage = stage, .n_multipliers = o.spec.n_multipliers};
+	s.progress = !o.quiet && isatty(STDERR_FILENO);
+	qs_csv_write_header(s.csv);
+	size_t n_tensors = 0;
+	rc = run_inputs(&o, &in, &s, &n_tensors);
+	show_progress(&s, n_tensors, "", true);
+	if (rc == QS_OK && n_tensors == 0)
+		rc = qs_error_set(QS_EFORMAT, "no tensor selected (check --tensor patterns)");
+	int rc_close = qs_stage_fclose(stage, s.csv);
+	if (rc == QS_OK)
+		rc = rc_close;
+	if (rc == QS_OK)
+		printf("%s/sweep.csv\t%zu rows, %zu tensors\n", outdir, s.rows, n_tensors);
+	if (rc == QS_OK)
+		rc = qs_cli_write_recommendation(stage, &s.points, &o.target);
+	if (rc == QS_OK) {
+		rc = qs_stage_commit(stage);
+		stage = NULL;
+	}
+	if (rc == QS_OK)
+		printf("%s/recommend.csv\n", outdir);
+out:
+	qs_stage_abort(stage);
+	qs_qparams_saver_free(&s.saver);
+	qs_rec_points_free(&s.points);
+	qs_cli_inputs_free(&in);
+	free(o.multipliers);
+	return rc ? qs_cli_fail(rc, "sweep") : 0;
+}

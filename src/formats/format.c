@@ -1,0 +1,233 @@
+/* The loader table: picks a reader for each input file, and the element decoding every reader shares. */
+#include "format.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../util/qs_error.h"
+
+/* One row per format; detection ties go to the earlier row. */
+static const struct qs_format *const qs_formats[] = {
+	&qs_format_npy,
+	&qs_format_raw,
+};
+
+struct qs_source {
+	const struct qs_format *format;
+	void *state;
+};
+
+#define QS_HEAD_LEN 16
+
+int qs_source_open(const char *path, const struct qs_load_opts *opts, struct qs_source **out)
+{
+	*out = NULL;
+	unsigned char head[QS_HEAD_LEN];
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return qs_error_set(QS_EIO, "'%s': cannot open: %s", path, strerror(errno));
+	size_t len = fread(head, 1, sizeof head, f);
+	int read_errno = errno;
+	bool failed = ferror(f);
+	fclose(f);
+	if (failed)
+		return qs_error_set(QS_EIO, "'%s': cannot read: %s", path, strerror(read_errno));
+	if (len == 0)
+		return qs_error_set(QS_EFORMAT, "'%s': empty file", path);
+
+	const struct qs_format *format = NULL;
+	if (opts && opts->dtype) {
+		format = &qs_format_raw;
+	} else {
+		int best = 0;
+		for (size_t i = 0; i < sizeof qs_formats / sizeof qs_formats[0]; i++) {
+			int score = qs_formats[i]->detect(head, len, path);
+			if (score > best) {
+				best = score;
+				format = qs_formats[i];
+			}
+		}
+	}
+	if (!format)
+		return qs_error_set(QS_EFORMAT, "'%s': unknown file format (expected .npy, or raw data with --dtype)",
+		                    path);
+
+	struct qs_source *src = calloc(1, sizeof *src);
+	if (!src)
+		return qs_error_set(QS_ENOMEM, "'%s': out of memory", path);
+	src->format = format;
+	int status = format->open(path, opts, &src->state);
+	if (status != QS_OK) {
+		free(src);
+		return status;
+	}
+	*out = src;
+	return QS_OK;
+}
+
+int qs_source_next(struct qs_source *src, struct qs_tensor **out)
+{
+	*out = NULL;
+	return src->format->next_tensor(src->state, out);
+}
+
+const char *qs_source_format_name(const struct qs_source *src)
+{
+	return src->format->name;
+}
+
+void qs_source_close(struct qs_source *src)
+{
+	if (!src)
+		return;
+	src->format->close(src->state);
+	free(src);
+}
+
+void qs_path_stem(const char *path, char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	const char *dot = strrchr(base, '.');
+	size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, base, n);
+	buf[n] = '\0';
+}
+
+/* Sign, 5 exponent bits (bias 15), 10 mantissa bits. */
+double qs_half_to_double(unsigned short h)
+{
+	int exp = (h >> 10) & 0x1f;
+	int mant = h & 0x3ff;
+	double v;
+	if (exp == 0)
+		v = ldexp(mant, -24);
+	else if (exp == 0x1f)
+		v = mant ? NAN : INFINITY;
+	else
+		v = ldexp(mant | 0x400, exp - 25);
+	return (h & 0x8000) ? -v : v;
+}
+
+/* Sign, 8 exponent bits (bias 127), 7 mantissa bits: the top half of an IEEE single. */
+double qs_bf16_to_double(unsigned short b)
+{
+	int exp = (b >> 7) & 0xff;
+	int mant = b & 0x7f;
+	double v;
+	if (exp == 0)
+		v = ldexp(mant, -133);
+	else if (exp == 0xff)
+		v = mant ? NAN : INFINITY;
+	else
+		v = ldexp(mant | 0x80, exp - 134);
+	return (b & 0x8000) ? -v : v;
+}
+
+static const struct {
+	const char *name;
+	size_t size;
+} qs_elem_info[] = {
+	[QS_ELEM_F16] = {"f16", 2},
+	[QS_ELEM_BF16] = {"bf16", 2},
+	[QS_ELEM_F32] = {"f32", 4},
+	[QS_ELEM_F64] = {"f64", 8},
+};
+
+bool qs_elem_parse(const char *name, enum qs_elem *out)
+{
+	for (size_t i = 0; i < sizeof qs_elem_info / sizeof qs_elem_info[0]; i++) {
+		if (strcmp(name, qs_elem_info[i].name) == 0) {
+			*out = (enum qs_elem)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *qs_elem_name(enum qs_elem e)
+{
+	return qs_elem_info[e].name;
+}
+
+size_t qs_elem_size(enum qs_elem e)
+{
+	return qs_elem_info[e].size;
+}
+
+static uint64_t qs_elem_load(const unsigned char *p, size_t size, bool big_endian)
+{
+	uint64_t u = 0;
+	for (size_t i = 0; i < size; i++)
+		u |= (uint64_t)p[big_endian ? size - 1 - i : i] << (8 * i);
+	return u;
+}
+
+static void qs_elem_decode(enum qs_elem e, bool big_endian, const unsigned char *src, size_t count, double *dst)
+{
+	size_t size = qs_elem_info[e].size;
+	for (size_t i = 0; i < count; i++) {
+		uint64_t u = qs_elem_load(src + i * size, size, big_endian);
+		switch (e) {
+		case QS_ELEM_F16:
+			dst[i] = qs_half_to_double((unsigned short)u);
+			break;
+		case QS_ELEM_BF16:
+			dst[i] = qs_bf16_to_double((unsigned short)u);
+			break;
+		case QS_ELEM_F32: {
+			uint32_t u32 = (uint32_t)u;
+			float fv;
+			memcpy(&fv, &u32, sizeof fv);
+			dst[i] = fv;
+			break;
+		}
+		case QS_ELEM_F64:
+			memcpy(&dst[i], &u, sizeof dst[i]);
+			break;
+		}
+	}
+}
+
+int qs_elem_read(FILE *f, const char *path, enum qs_elem e, bool big_endian, size_t count, double *dst)
+{
+	unsigned char chunk[16384];
+	size_t size = qs_elem_info[e].size;
+	size_t per_chunk = sizeof chunk / size;
+	size_t done = 0;
+	while (done < count) {
+		size_t want = count - done < per_chunk ? count - done : per_chunk;
+		size_t got_bytes = fread(chunk, 1, want * size, f);
+		size_t got = got_bytes / size;
+		qs_elem_decode(e, big_endian, chunk, got, dst + done);
+		done += got;
+		if (got < want) {
+			if (ferror(f))
+				return qs_error_set(QS_EIO, "'%s': cannot read: %s", path, strerror(errno));
+			return qs_error_set(QS_EFORMAT, "'%s': truncated data (expected %zu bytes, found %zu)", path,
+			                    count * size, (done - got) * size + got_bytes);
+		}
+	}
+	return QS_OK;
+}
+
+int qs_file_size(FILE *f, const char *path, size_t *size)
+{
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0)
+		return qs_error_set(QS_EIO, "'%s': cannot stat: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return qs_error_set(QS_EIO, "'%s': not a regular file", path);
+	if ((uintmax_t)st.st_size > SIZE_MAX)
+		return qs_error_set(QS_EFORMAT, "'%s': file too large", path);
+	*size = (size_t)st.st_size;
+	return QS_OK;
+}

@@ -1,0 +1,228 @@
+/* Staging folder for atomic output: write everything under OUT/.qscope-XXXXXX, rename into OUT at the end. */
+#include "stage.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/qs_error.h"
+
+struct qs_stage {
+	char *outdir;
+	char *tmpdir;
+	bool created_outdir;
+	char **files;      /* relative paths staged so far */
+	size_t n_files, cap_files;
+	char **dirs;       /* relative folders created inside the staging folder, in creation order */
+	size_t n_dirs, cap_dirs;
+};
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p = malloc(la + lb + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, a, la);
+	p[la] = '/';
+	memcpy(p + la + 1, b, lb + 1);
+	return p;
+}
+
+static int push(char ***list, size_t *n, size_t *cap, const char *s)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 16;
+		char **p = realloc(*list, ncap * sizeof *p);
+		if (!p)
+			return -1;
+		*list = p;
+		*cap = ncap;
+	}
+	if (!((*list)[*n] = strdup(s)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* mkdir -p; returns 0 or -1 with errno set. *created tells whether the last component was made here. */
+static int mkdir_p(const char *path, bool *created)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -1;
+	*created = false;
+	for (char *s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0777) == 0) {
+			*created = c == '\0';
+		} else if (errno != EEXIST) {
+			free(p);
+			return -1;
+		} else {
+			struct stat sb;
+			if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+				free(p);
+				errno = ENOTDIR;
+				return -1;
+			}
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return 0;
+}
+
+static void stage_free(struct qs_stage *st)
+{
+	for (size_t i = 0; i < st->n_files; i++)
+		free(st->files[i]);
+	for (size_t i = 0; i < st->n_dirs; i++)
+		free(st->dirs[i]);
+	free(st->files);
+	free(st->dirs);
+	free(st->outdir);
+	free(st->tmpdir);
+	free(st);
+}
+
+int qs_stage_open(const char *outdir, struct qs_stage **out)
+{
+	*out = NULL;
+	struct qs_stage *st = calloc(1, sizeof *st);
+	if (!st || !(st->outdir = strdup(outdir)) || !(st->tmpdir = join(outdir, ".qscope-XXXXXX"))) {
+		if (st)
+			stage_free(st);
+		return qs_error_set(QS_ENOMEM, "out of memory");
+	}
+	if (mkdir_p(outdir, &st->created_outdir) != 0) {
+		int rc = qs_error_set(QS_EIO, "'%s': cannot create output folder: %s", outdir, strerror(errno));
+		stage_free(st);
+		return rc;
+	}
+	if (!mkdtemp(st->tmpdir)) {
+		int rc = qs_error_set(QS_EIO, "'%s': cannot write in output folder: %s", outdir, strerror(errno));
+		if (st->created_outdir)
+			rmdir(outdir);
+		stage_free(st);
+		return rc;
+	}
+	*out = st;
+	return QS_OK;
+}
+
+/* Creates the folders of relpath inside base, recording new ones in st->dirs when base is the staging folder. */
+static int make_parents(struct qs_stage *st, const char *base, const char *relpath, bool record)
+{
+	char *rel = strdup(relpath);
+	if (!rel)
+		return qs_error_set(QS_ENOMEM, "out of memory");
+	int rc = QS_OK;
+	for (char *s = strchr(rel, '/'); s && rc == QS_OK; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		char *dir = join(base, rel);
+		if (!dir) {
+			rc = qs_error_set(QS_ENOMEM, "out of memory");
+		} else if (mkdir(dir, 0777) == 0) {
+			if (record && push(&st->dirs, &st->n_dirs, &st->cap_dirs, rel) != 0)
+				rc = qs_error_set(QS_ENOMEM, "out of memory");
+		} else if (errno != EEXIST) {
+			rc = qs_error_set(QS_EIO, "'%s': cannot create folder: %s", dir, strerror(errno));
+		}
+		free(dir);
+		*s = '/';
+	}
+	free(rel);
+	return rc;
+}
+
+int qs_stage_fopen(struct qs_stage *st, const char *relpath, FILE **f)
+{
+	*f = NULL;
+	int rc = make_parents(st, st->tmpdir, relpath, true);
+	if (rc)
+		return rc;
+	char *path = join(st->tmpdir, relpath);
+	if (!path || push(&st->files, &st->n_files, &st->cap_files, relpath) != 0) {
+		free(path);
+		return qs_error_set(QS_ENOMEM, "out of memory");
+	}
+	*f = fopen(path, "wb");
+	if (!*f)
+		rc = qs_error_set(QS_EIO, "'%s': cannot create file: %s", path, strerror(errno));
+	free(path);
+	return rc;
+}
+
+int qs_stage_fclose(struct qs_stage *st, FILE *f)
+{
+	bool bad = ferror(f) != 0;
+	int err = errno;
+	if (fclose(f) != 0) {
+		bad = true;
+		err = errno;
+	}
+	if (bad)
+		return qs_error_set(QS_EIO, "'%s': write failed: %s", st->outdir, strerror(err));
+	return QS_OK;
+}
+
+/* Removes staged files and folders (deepest folders first) and the staging folder itself. */
+static void remove_staged(struct qs_stage *st)
+{
+	for (size_t i = 0; i < st->n_files; i++) {
+		char *p = join(st->tmpdir, st->files[i]);
+		if (p)
+			unlink(p);
+		free(p);
+	}
+	for (size_t i = st->n_dirs; i-- > 0;) {
+		char *p = join(st->tmpdir, st->dirs[i]);
+		if (p)
+			rmdir(p);
+		free(p);
+	}
+	rmdir(st->tmpdir);
+}
+
+int qs_stage_commit(struct qs_stage *st)
+{
+	int rc = QS_OK;
+	for (size_t i = 0; i < st->n_files && rc == QS_OK; i++) {
+		rc = make_parents(st, st->outdir, st->files[i], false);
+		char *from = join(st->tmpdir, st->files[i]);
+		char *to = join(st->outdir, st->files[i]);
+		if (rc == QS_OK && (!from || !to))
+			rc = qs_error_set(QS_ENOMEM, "out of memory");
+		if (rc == QS_OK && rename(from, to) != 0)
+			rc = qs_error_set(QS_EIO, "'%s': cannot move result into place: %s", to, strerror(errno));
+		free(from);
+		free(to);
+	}
+	remove_staged(st);
+	stage_free(st);
+	return rc;
+}
+
+void qs_stage_abort(struct qs_stage *st)
+{
+	if (!st)
+		return;
+	remove_staged(st);
+	if (st->created_outdir)
+		rmdir(st->outdir);
+	stage_free(st);
+}
+
+const char *qs_stage_outdir(const struct qs_stage *st)
+{
+	return st->outdir;
+}

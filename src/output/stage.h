@@ -1,0 +1,23 @@
+/* Atomic output: files are written into a hidden staging folder inside OUT and renamed into place on commit, so a
+ * failed run leaves no half-written file behind. */
+#ifndef QS_STAGE_H
+#define QS_STAGE_H
+
+#include <stdio.h>
+
+struct qs_stage;
+
+/* Creates OUT (and its parents) if needed, and a staging folder OUT/.qscope-XXXXXX inside it. */
+int qs_stage_open(const char *outdir, struct qs_stage **out);
+/* Opens relpath (may contain '/') for writing inside the staging folder. */
+int qs_stage_fopen(struct qs_stage *st, const char *relpath, FILE **f);
+/* Closes a file from qs_stage_fopen, turning write errors into a status. */
+int qs_stage_fclose(struct qs_stage *st, FILE *f);
+/* Renames every staged file to OUT/relpath (replacing older ones), removes the staging folder, frees st. */
+int qs_stage_commit(struct qs_stage *st);
+/* Removes the staging folder and what is in it (and OUT itself if this run created it and it is empty); frees st.
+ * Accepts NULL. */
+void qs_stage_abort(struct qs_stage *st);
+const char *qs_stage_outdir(const struct qs_stage *st);
+
+#endif

@@ -1,0 +1,25 @@
+/* Status codes and the one place an error message is recorded (read back by the CLI, printed git-style). */
+#ifndef QS_ERROR_H
+#define QS_ERROR_H
+
+enum qs_status {
+	QS_OK = 0,
+	QS_EIO,        /* cannot open/read/write a file */
+	QS_EFORMAT,    /* malformed or unsupported input data */
+	QS_ENONFINITE, /* NaN or Inf where finite values are required */
+	QS_ENOMEM,     /* allocation failed */
+	QS_EINVAL,     /* a parameter value that cannot be used (bad axis, bad range, ...) */
+	QS_EUSAGE,     /* the command line cannot be carried out as written */
+};
+
+/* Records a printf-style message for the calling thread and returns `status` (so `return qs_error_set(...)`).
+ * Messages follow the house style: the subject quoted first, then the problem in lower case. */
+int qs_error_set(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Returns the last message recorded by this thread ("" if none). */
+const char *qs_error_message(void);
+
+/* Returns the process exit status for a status code: 0 ok, 2 usage, 1 everything else. */
+int qs_error_exit_code(int status);
+
+#endif

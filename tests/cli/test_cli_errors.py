@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""CLI error paths: every malformed fixture, non-finite data, usage errors, unusable paths.
+
+Run by meson with QSCOPE=<built binary> and QS_SOURCE_ROOT=<repository root>. Each case runs in its own empty
+directory (also the working directory) with `-o CASE/out`; after a failure nothing may be left behind: no
+sweep.csv, no temporary files, CASE/out either absent or empty. Prints one line per check and finally
+"N passed, M failed"; exits nonzero if anything failed.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+QSCOPE = os.environ.get("QSCOPE", "")
+ROOT = os.environ.get("QS_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+FIXTURES = os.path.join(os.path.abspath(ROOT), "tests", "fixtures")
+VALID = os.path.join(FIXTURES, "npy_v1_f4le.npy")
+
+# (fixture, extra options, words the message must contain besides the path)
+MALFORMED = [
+    ("bad_truncated.npy", [], "truncated data (expected 400 bytes, found 300)"),
+    ("bad_magic.npy", [], "bad magic"),
+    ("bad_header_noshape.npy", [], "missing key 'shape'"),
+    ("bad_header_garbage.npy", [], "malformed header"),
+    ("bad_header_unclosed.npy", [], "malformed header"),
+    ("bad_header_len.npy", [], "header length 5000"),
+    ("bad_shape_neg.npy", [], "bad shape"),
+    ("bad_fortran.npy", [], "fortran_order"),
+    ("bad_dtype_i4.npy", [], "unsupported dtype '<i4'"),
+    ("bad_dtype_c8.npy", [], "unsupported dtype '<c8'"),
+    ("bad_dtype_obj.npy", [], "unsupported dtype '|O'"),
+    ("bad_dtype_struct.npy", [], "unsupported dtype"),
+    ("bad_version.npy", [], "unsupported npy version"),
+    ("bad_trailing.npy", [], "trailing data"),
+    ("bad_rank9.npy", [], "rank 9"),
+    ("bad_overflow.npy", [], "overflow"),
+    ("bad_overflow_dim.npy", [], "overflow"),
+    ("empty.npy", [], "empty file"),
+    ("bad_unknown.dat", [], "unknown file format"),
+    ("raw_mismatch.f32", ["--dtype", "f32", "--shape", "64,3,3,3"],
+     "size mismatch (shape 64x3x3x3 of f32 needs 6912 bytes, file has 6900)"),
+    ("raw_odd.f32", ["--dtype", "f32"], "size mismatch"),
+]
+
+# Command lines that cannot be carried out as written: exit 2 and a short usage message on stderr.
+USAGE = [
+    ("unknown option", ["sweep", "--frobnicate", VALID]),
+    ("--bits 1", ["sweep", "--bits", "1", VALID]),
+    ("--bits 17", ["sweep", "--bits", "17", VALID]),
+    ("--granularity bogus", ["sweep", "--granularity", "bogus", VALID]),
+    ("--multipliers 0:1:5", ["sweep", "--multipliers", "0:1:5", VALID]),
+    ("no input files", ["sweep"]),
+    ("unknown command", ["frobnicate"]),
+]
+
+passed = 0
+failed = 0
+
+
+def report(name, problems):
+    global passed, failed
+    if problems:
+        failed += 1
+        print(f"FAIL {name}: " + "; ".join(problems))
+    else:
+        passed += 1
+        print(f"ok   {name}")
+
+
+def run(case_dir, args, with_output=True):
+    """Runs qscope in case_dir; returns (status, stdout, stderr, out_dir)."""
+    out = os.path.join(case_dir, "out")
+    argv = [QSCOPE] + args + (["-o", out] if with_output else [])
+    try:
+        p = subprocess.run(argv, cwd=case_dir, capture_output=True, text=True, errors="replace", timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, "", "timed out", out
+    return p.returncode, p.stdout, p.stderr, out
+
+
+def leftovers(case_dir):
+    """Problems if the failed run left anything behind (CASE/out may exist but must be empty)."""
+    problems = []
+    for entry in sorted(os.listdir(case_dir)):
+        path = os.path.join(case_dir, entry)
+        if entry == "out" and os.path.isdir(path):
+            inside = []
+            for dirpath, dirnames, filenames in os.walk(path):
+                inside += [os.path.relpath(os.path.join(dirpath, f), path) for f in filenames + dirnames]
+            if inside:
+                problems.append(f"output directory not empty: {sorted(inside)}")
+        else:
+            problems.append(f"left behind {entry!r}")
+    return problems
+
+
+SHORT_USAGE_LINES = 5
+
+
+def one_line_error(status, stderr, want_status, must_contain):
+    """Exit 1: exactly one line "qscope: '<subject>': <problem>". Exit 2: that line first; a short usage may follow."""
+    problems = []
+    if status != want_status:
+        problems.append(f"exit status {status}, expected {want_status}")
+    lines = stderr.splitlines()
+    if want_status == 2:
+        if not 1 <= len(lines) <= SHORT_USAGE_LINES:
+            problems.append(f"stderr has {len(lines)} lines, expected 1 to {SHORT_USAGE_LINES}: {stderr!r}")
+    elif len(lines) != 1:
+        problems.append(f"stderr has {len(lines)} lines, expected 1: {stderr!r}")
+    first = lines[0] if lines else ""
+    if not first.startswith("qscope: '"):
+        problems.append(f"stderr does not start with \"qscope: '\": {stderr!r}")
+    for word in must_contain:
+        if word.lower() not in first.lower():
+            problems.append(f"first stderr line lacks {word!r}: {stderr!r}")
+    return problems
+
+
+def new_case(tmp, label):
+    path = tempfile.mkdtemp(prefix=label.replace("/", "_").replace(" ", "_") + ".", dir=tmp)
+    return path
+
+
+def test_malformed(tmp):
+    for fixture, opts, keyword in MALFORMED:
+        case = new_case(tmp, fixture)
+        path = os.path.join(FIXTURES, fixture)
+        status, _, stderr, _ = run(case, ["sweep", path] + opts)
+        problems = one_line_error(status, stderr, 1, [path, keyword])
+        if not stderr.startswith(f"qscope: '{path}': "):
+            problems.append(f"message does not start with the quoted path: {stderr!r}")
+        report(f"malformed {fixture}", problems + leftovers(case))
+
+
+def test_valid_then_malformed(tmp):
+    # The first file is fine; the run still fails as a whole and leaves no partial CSV.
+    case = new_case(tmp, "valid_then_bad")
+    bad = os.path.join(FIXTURES, "bad_truncated.npy")
+    status, _, stderr, _ = run(case, ["sweep", VALID, bad])
+    report("valid file then malformed file", one_line_error(status, stderr, 1, [bad, "truncated"]) + leftovers(case))
+
+
+def test_nonfinite(tmp):
+    path = os.path.join(FIXTURES, "has_nan.npy")
+    case = new_case(tmp, "has_nan")
+    status, _, stderr, _ = run(case, ["sweep", path])
+    problems = []
+    if status != 1:
+        problems.append(f"exit status {status}, expected 1")
+    if len(stderr.splitlines()) != 1:
+        problems.append(f"stderr has {len(stderr.splitlines())} lines, expected 1: {stderr!r}")
+    if not stderr.startswith("qscope: "):
+        problems.append(f"stderr does not start with 'qscope: ': {stderr!r}")
+    for word in ("has_nan", "non-finite"):
+        if word not in stderr.lower():
+            problems.append(f"stderr lacks {word!r}: {stderr!r}")
+    report("non-finite values are an error", problems + leftovers(case))
+
+    case = new_case(tmp, "has_nan_skip")
+    status, _, stderr, out = run(case, ["sweep", "--skip-nonfinite", path])
+    problems = []
+    if status != 0:
+        problems.append(f"exit status {status}, expected 0 (stderr: {stderr!r})")
+    csv = os.path.join(out, "sweep.csv")
+    if not os.path.isfile(csv) or os.path.getsize(csv) == 0:
+        problems.append("no (or empty) sweep.csv")
+    report("--skip-nonfinite sweeps the finite values", problems)
+
+
+def test_usage(tmp):
+    for label, args in USAGE:
+        case = new_case(tmp, label)
+        status, stdout, stderr, _ = run(case, args, with_output=args[:1] == ["sweep"])
+        problems = []
+        if status != 2:
+            problems.append(f"exit status {status}, expected 2")
+        if not stderr.startswith("qscope: "):
+            problems.append(f"stderr does not start with 'qscope: ': {stderr!r}")
+        if "usage" not in stderr.lower():
+            problems.append(f"no usage message on stderr: {stderr!r}")
+        if len(stderr.splitlines()) > SHORT_USAGE_LINES:
+            problems.append(f"usage message is not short ({len(stderr.splitlines())} lines, "
+                            f"at most {SHORT_USAGE_LINES}): {stderr!r}")
+        if stdout:
+            problems.append(f"stdout not empty: {stdout[:200]!r}")
+        report(f"usage error: {label}", problems + leftovers(case))
+
+    # The loader's usage errors: raw data without --dtype, an unknown --dtype.
+    raw = os.path.join(FIXTURES, "raw_data.bin")
+    case = new_case(tmp, "raw_no_dtype")
+    status, _, stderr, _ = run(case, ["sweep", raw])
+    report("raw data without --dtype", one_line_error(status, stderr, 2, [raw, "--dtype"]) + leftovers(case))
+    case = new_case(tmp, "raw_bad_dtype")
+    status, _, stderr, _ = run(case, ["sweep", "--dtype", "f8", raw])
+    problems = []
+    if status != 2:
+        problems.append(f"exit status {status}, expected 2")
+    if "'f8'" not in stderr:
+        problems.append(f"stderr does not name the dtype: {stderr!r}")
+    report("unknown --dtype", problems + leftovers(case))
+
+
+def test_paths(tmp):
+    case = new_case(tmp, "missing_input")
+    missing = os.path.join(case, "no_such_dir", "missing.npy")
+    status, _, stderr, _ = run(case, ["sweep", missing])
+    report("nonexistent input file", one_line_error(status, stderr, 1, [missing]) + leftovers(case))
+
+    # -o names an existing regular file: fail, and touch nothing.
+    case = new_case(tmp, "output_is_file")
+    target = os.path.join(case, "out")
+    with open(target, "w") as f:
+        f.write("keep me\n")
+    status, _, stderr, _ = run(case, ["sweep", VALID])
+    problems = one_line_error(status, stderr, 1, [target])
+    if not stderr.startswith("qscope: "):
+        problems.append("stderr does not start with 'qscope: '")
+    with open(target) as f:
+        if f.read() != "keep me\n":
+            problems.append("the existing file was modified")
+    if sorted(os.listdir(case)) != ["out"]:
+        problems.append(f"left behind {sorted(set(os.listdir(case)) - {'out'})}")
+    report("output path is a regular file", problems)
+
+
+def main():
+    if not QSCOPE or not os.access(QSCOPE, os.X_OK):
+        print(f"QSCOPE is not set to an executable ({QSCOPE!r})")
+        print("0 passed, 1 failed")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="qscope_cli_errors.") as tmp:
+        test_malformed(tmp)
+        test_valid_then_malformed(tmp)
+        test_nonfinite(tmp)
+        test_usage(tmp)
+        test_paths(tmp)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
