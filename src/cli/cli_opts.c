@@ -197,7 +197,7 @@ static int add_path(struct qs_inputs *in, size_t *cap, const char *path)
 	return QS_OK;
 }
 
-/* Files in a folder whose format is recognised by magic or suffix (hidden files skipped). */
+/* Files in a folder that a format claims by suffix (hidden files skipped). */
 static int add_folder(struct qs_inputs *in, size_t *cap, const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -208,8 +208,7 @@ static int add_folder(struct qs_inputs *in, size_t *cap, const char *dir)
 	for (struct dirent *e; rc == QS_OK && (e = readdir(d));) {
 		if (e->d_name[0] == '.')
 			continue;
-		const char *dot = strrchr(e->d_name, '.');
-		if (!dot || strcmp(dot, ".npy") != 0)
+		if (!qs_format_suffix_known(e->d_name))
 			continue;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -217,7 +216,7 @@ static int add_folder(struct qs_inputs *in, size_t *cap, const char *dir)
 	}
 	closedir(d);
 	if (rc == QS_OK && in->n == first)
-		rc = qs_error_set(QS_EFORMAT, "'%s': folder holds no tensor files (.npy)", dir);
+		rc = qs_error_set(QS_EFORMAT, "'%s': folder holds no tensor files", dir);
 	if (rc == QS_OK)
 		qsort(in->paths + first, in->n - first, sizeof *in->paths, cmp_paths);
 	return rc;

@@ -21,7 +21,7 @@ static const char sweep_help[] =
 	"Quantize every tensor of the inputs under the cartesian product of the settings below and write one CSV row\n"
 	"per (tensor, configuration, multiplier) to OUT/sweep.csv, with clipping and rounding error measured apart;\n"
 	"OUT/recommend.csv and a model summary give the best settings (see qscope recommend --help).\n"
-	"A folder stands for the .npy files in it. Several values of an axis are comma-separated.\n"
+	"A folder stands for the tensor files in it. Several values of an axis are comma-separated.\n"
 	"\n"
 	"  -o, --output DIR         output folder (default: reports/<input stem>/)\n"
 	"  -b, --bits LIST          bit widths 2..16, ranges allowed (default: 4,8; e.g. 2-8,16)\n"

@@ -69,6 +69,14 @@ int qs_source_open(const char *path, const struct qs_load_opts *opts, struct qs_
 	return QS_OK;
 }
 
+bool qs_format_suffix_known(const char *path)
+{
+	for (size_t i = 0; i < sizeof qs_formats / sizeof qs_formats[0]; i++)
+		if (qs_formats[i]->detect(NULL, 0, path) > 0)
+			return true;
+	return false;
+}
+
 int qs_source_next(struct qs_source *src, struct qs_tensor **out)
 {
 	*out = NULL;

@@ -40,6 +40,9 @@ int qs_source_next(struct qs_source *src, struct qs_tensor **out);
 const char *qs_source_format_name(const struct qs_source *src);
 void qs_source_close(struct qs_source *src);
 
+/* Whether some format claims the file by its name alone (used to pick tensor files out of a folder). */
+bool qs_format_suffix_known(const char *path);
+
 /* The stem of a path ("dir/w.0.npy" -> "w.0"), written into buf. */
 void qs_path_stem(const char *path, char *buf, size_t len);
 

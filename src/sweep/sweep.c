@@ -1,5 +1,6 @@
-/* The sweep engine: groups are gathered once per granularity, clip ranges once per calibrator, and every
- * multiplier is evaluated with the reference evaluator. */
+/* The sweep engine: groups are gathered and prepared (sorted, prefix sums) once per granularity, clip ranges
+ * computed once per calibrator, and every multiplier is evaluated by the fast exact evaluator (the reference
+ * evaluator for stochastic rounding, whose result depends on the order values are drawn in). */
 #include "sweep.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "../metrics/err_fast.h"
 #include "../util/qs_error.h"
 
 size_t qs_sweep_config_count(const struct qs_sweep_spec *spec)
@@ -83,8 +85,40 @@ static double median_of(double *sorted, const double *v, const bool *live_of_dea
 	return gsl_stats_median_from_sorted_data(sorted, 1, k);
 }
 
+/* A granularity's groups, each prepared for qs_err_fast (fast[g] false: evaluate group g with qs_err_ref). */
+struct prepared {
+	struct qs_err_prepared *groups;
+	bool *fast;
+	size_t count;
+};
+
+static void prepared_free(struct prepared *pr)
+{
+	for (size_t g = 0; pr->groups && g < pr->count; g++)
+		qs_err_prepared_free(&pr->groups[g]);
+	free(pr->groups);
+	free(pr->fast);
+}
+
+static int prepared_build(const struct qs_groups *gr, struct prepared *pr)
+{
+	pr->count = gr->count;
+	pr->groups = calloc(gr->count, sizeof *pr->groups);
+	pr->fast = calloc(gr->count, sizeof *pr->fast);
+	if (!pr->groups || !pr->fast)
+		return qs_error_set(QS_ENOMEM, "out of memory (%zu groups)", gr->count);
+	for (size_t g = 0; g < gr->count; g++) {
+		int rc = qs_err_prepare(gr->values + gr->offset[g], gr->offset[g + 1] - gr->offset[g], &pr->groups[g]);
+		if (rc == QS_ENOMEM)
+			return rc;
+		pr->fast[g] = rc == QS_OK; /* values too large to square stay on the reference path */
+	}
+	return QS_OK;
+}
+
 /* Evaluates one multiplier for every group and hands the row to the sink. */
-static int eval_point(const struct qs_groups *gr, const bool *empty, struct workspace *w, bool *dead,
+static int eval_point(const struct qs_groups *gr, const struct prepared *pr, const bool *empty, struct workspace *w,
+		      bool *dead,
 		      double *zp_as_double, struct qs_sweep_row *row, qs_sweep_sink sink, void *ctx)
 {
 	const struct qs_quantizer *q = row->quant;
@@ -102,7 +136,10 @@ static int eval_point(const struct qs_groups *gr, const bool *empty, struct work
 		row->n_dead += dead[g];
 		struct qs_err e;
 		size_t off = gr->offset[g];
-		qs_err_ref(gr->values + off, gr->offset[g + 1] - off, q, &p, w->rng, &e);
+		if (q->rounding != QS_ROUND_STOCHASTIC && pr->fast[g])
+			qs_err_fast(&pr->groups[g], q, &p, &e);
+		else
+			qs_err_ref(gr->values + off, gr->offset[g + 1] - off, q, &p, w->rng, &e);
 		row->worst_group_rel = fmax(row->worst_group_rel, qs_err_rel(&e));
 		qs_err_add(&row->err, &e);
 	}
@@ -118,6 +155,7 @@ static int sweep_groups(const struct qs_sweep_spec *spec, const struct qs_groups
 			size_t tensor_index, qs_sweep_sink sink, void *ctx)
 {
 	struct workspace w;
+	struct prepared pr = {0};
 	int rc = workspace_alloc(&w, gr->count);
 	if (rc)
 		return rc;
@@ -128,6 +166,9 @@ static int sweep_groups(const struct qs_sweep_spec *spec, const struct qs_groups
 		rc = qs_error_set(QS_ENOMEM, "out of memory (%zu groups)", gr->count);
 		goto out;
 	}
+	rc = prepared_build(gr, &pr);
+	if (rc)
+		goto out;
 	for (size_t g = 0; g < gr->count; g++)
 		empty[g] = gr->offset[g + 1] == gr->offset[g];
 	row->n_groups = gr->count;
@@ -162,7 +203,7 @@ static int sweep_groups(const struct qs_sweep_spec *spec, const struct qs_groups
 				row->multiplier_index = im;
 				row->multiplier = spec->multipliers[im];
 				row->seed = mix_seed(spec->seed, tensor_index, row->config_index, im);
-				rc = eval_point(gr, empty, &w, dead, zp_d, row, sink, ctx);
+				rc = eval_point(gr, &pr, empty, &w, dead, zp_d, row, sink, ctx);
 			}
 			if (rc)
 				goto out;
@@ -170,6 +211,7 @@ static int sweep_groups(const struct qs_sweep_spec *spec, const struct qs_groups
 		}
 	}
 out:
+	prepared_free(&pr);
 	free(empty);
 	free(dead);
 	free(zp_d);
