@@ -1,5 +1,8 @@
 /* `qscope sweep`: parse the sweep axes, stream tensors from the inputs, write OUT/sweep.csv atomically. */
 #include <getopt.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,7 @@ static const char sweep_help[] =
 	"      --dtype T            read inputs as raw binaries of f32 | f64 | f16 | bf16\n"
 	"      --shape D0,D1,...    shape of raw binaries (default: 1-D)\n"
 	"      --big-endian         raw binaries are big-endian (default: little-endian)\n"
+	"  -j, --jobs N             threads (default: all cores); output is identical for every N\n"
 	"  -q, --quiet              no progress display\n"
 	"  -h, --help               this help\n"
 	"\n"
@@ -133,10 +137,25 @@ static const struct option sweep_long_opts[] = {
 	{"dtype", required_argument, NULL, OPT_DTYPE},
 	{"shape", required_argument, NULL, OPT_SHAPE},
 	{"big-endian", no_argument, NULL, OPT_BIG_ENDIAN},
+	{"jobs", required_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
+
+/* --jobs N: the number of OpenMP threads (ignored in a build without OpenMP). */
+static int set_jobs(const char *arg)
+{
+	unsigned long n;
+	int rc = qs_cli_parse_ulong(arg, "--jobs", &n);
+	if (rc == QS_OK && (n == 0 || n > 1024))
+		rc = qs_error_set(QS_EUSAGE, "bad --jobs '%s' (1 to 1024)", arg);
+#ifdef _OPENMP
+	if (rc == QS_OK)
+		omp_set_num_threads((int)n);
+#endif
+	return rc;
+}
 
 static int parse_pow2(const char *arg, struct sweep_opts *o)
 {
@@ -164,7 +183,7 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 	int rc = QS_OK;
 	int c;
 	opterr = 0;
-	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:c:m:t:qh", sweep_long_opts, NULL)) != -1) {
+	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:c:m:t:j:qh", sweep_long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->outdir = optarg; break;
 		case 'b': rc = qs_cli_parse_bits(optarg, o->bits, QS_BITS_MAX + 1, &sp->n_bits); break;
@@ -204,6 +223,7 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 		case OPT_DTYPE: o->load.dtype = optarg; break;
 		case OPT_SHAPE: rc = qs_cli_parse_shape(optarg, &o->load); break;
 		case OPT_BIG_ENDIAN: o->load.big_endian = true; break;
+		case 'j': rc = set_jobs(optarg); break;
 		case 'q': o->quiet = true; break;
 		case 'h': printf(sweep_help, qs_calib_names()); return -1;
 		case ':': rc = qs_error_set(QS_EUSAGE, "option '%s' needs a value", argv[optind - 1]); break;
