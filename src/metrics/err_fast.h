@@ -16,29 +16,35 @@ struct qs_dd {
 	double hi, lo;
 };
 
+/* Prefix sums at one block boundary (see struct qs_err_prepared). */
+struct qs_err_prefix {
+	struct qs_dd x;  /* Σ x  */
+	struct qs_dd x2; /* Σ x² */
+};
+
 /* One group's values prepared for qs_err_fast. Independent of the quantizer: one prepare serves every bit width,
- * scheme, profile, rounding and multiplier. Read-only to callers; all arrays are owned by the struct.
+ * scheme, profile, rounding and multiplier. Read-only to callers; the arrays are owned by the struct.
  *
- * With i0 = origin * QS_ERR_BLOCK (the block holding the first non-negative value) and k the block boundary
- * k * QS_ERR_BLOCK:  p1[k] = Σ sorted[i0..k),  p2[k] = Σ sorted[i0..k)²  for k >= origin, and the negated sums over
- * sorted[k..i0) for k < origin, so Σ over [kB, k'B) = p[k'] - p[k]. Summing outward from the values nearest 0 keeps
- * the error of a difference relative to the magnitudes it spans (a far outlier does not spoil the bulk). */
+ * With B = QS_ERR_BLOCK and i0 = origin * B (origin: the block holding the first non-negative value), prefix[k]
+ * holds the sums over sorted[i0 .. kB) for k >= origin and minus the sums over sorted[kB .. i0) for k < origin, so
+ * that the sums over [kB, k'B) are prefix[k'] - prefix[k]. Summing outward from the values nearest 0 keeps the
+ * error of a difference relative to the magnitudes it spans (far outliers do not spoil the bulk). */
 struct qs_err_prepared {
-	size_t n;            /* number of values */
-	double *sorted;      /* the values ascending (n of them) */
-	double signal;       /* Σ x², accumulated in input order exactly as qs_err_ref does (bit-identical) */
-	size_t nblk;         /* number of block boundaries: n / QS_ERR_BLOCK + 1 */
-	size_t origin;       /* block boundary where the prefix sums are 0 */
-	struct qs_dd *p1;    /* nblk prefix sums of x (see above) */
-	struct qs_dd *p2;    /* nblk prefix sums of x² */
-	size_t cap, cap_blk; /* allocated lengths of sorted and of p1/p2 (reused by the next prepare) */
+	size_t n;                      /* number of values */
+	double *sorted;                /* the values ascending (n of them) */
+	double signal;                 /* Σ x², accumulated in input order exactly as qs_err_ref does (bit-identical) */
+	size_t nblk;                   /* block boundaries: n / QS_ERR_BLOCK + 1 */
+	size_t origin;                 /* the block boundary where the prefix sums are 0 */
+	struct qs_err_prefix *prefix;  /* nblk prefix sums (see above) */
+	size_t cap, cap_blk;           /* allocated lengths of sorted and prefix (reused by the next prepare) */
 };
 
 /* Prepares x[0..n) (copied, x is not kept). `out` must be zero-initialised (`= {0}`) or hold an earlier prepare,
  * whose buffers are reused (grown as needed): a sweep over many groups can prepare them one after the other into
- * one struct. Cost O(n) (radix sort) and 8 + 32/QS_ERR_BLOCK bytes per value.
- * Returns QS_OK, QS_ENONFINITE for a NaN/Inf or a value too large to square (|x| >= 2^500; use qs_err_ref), or
- * QS_ENOMEM. On error *out stays valid for qs_err_prepared_free (and for another prepare) but holds no group. */
+ * one struct. Cost O(n) (radix sort); keeps 8 + 32 / QS_ERR_BLOCK bytes per value, needs 8 more while sorting.
+ * Returns QS_OK, QS_ENONFINITE for a NaN/Inf or |x| >= 2^400 (far beyond float32; keeps every double-double
+ * product finite: use qs_err_ref for such data), or QS_ENOMEM. On error *out holds no group (n = 0) but stays valid
+ * for qs_err_prepared_free and for another prepare. */
 int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out);
 
 /* Frees what qs_err_prepare allocated and zeroes *d; d may be NULL or zeroed. */
@@ -56,5 +62,10 @@ void qs_err_prepared_free(struct qs_err_prepared *d);
  * is cheaper (many levels, few values). No allocation; d is not modified (safe to share between threads). */
 void qs_err_fast(const struct qs_err_prepared *d, const struct qs_quantizer *q, const struct qs_qparams *p,
 		 struct qs_err *out);
+
+/* qs_err_fast without the fallback: always walks the levels. Exposed so that tests exercise the walk on groups
+ * small enough for qs_err_fast to choose the plain pass (e.g. 16 bits on 10^5 values). */
+void qs_err_fast_walk(const struct qs_err_prepared *d, const struct qs_quantizer *q, const struct qs_qparams *p,
+		      struct qs_err *out);
 
 #endif
