@@ -93,7 +93,8 @@ void qs_groups_free(struct qs_groups *gr)
 	if (!gr)
 		return;
 	free(gr->offset);
-	free(gr->values);
+	if (gr->owns_values)
+		free(gr->values);
 	memset(gr, 0, sizeof *gr);
 }
 
@@ -110,6 +111,14 @@ static struct axis_view view_around(const struct qs_tensor *t, int axis)
 	for (int d = axis + 1; d < t->rank; d++)
 		v.inner *= t->shape[d];
 	return v;
+}
+
+static bool all_finite(const struct qs_tensor *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!isfinite(t->data[i]))
+			return false;
+	return true;
 }
 
 /* Appends x to the gather buffer, or counts/rejects it when not finite. */
@@ -186,6 +195,15 @@ int qs_groups_build(const struct qs_tensor *t, const struct qs_granularity *g, b
 	}
 	out->count = count;
 	out->offset = malloc((count + 1) * sizeof *out->offset);
+	if (out->offset && g->kind == QS_GRAN_TENSOR && all_finite(t)) {
+		/* one group in storage order: the tensor's data serve as they are */
+		out->values = t->data;
+		out->n = t->n;
+		out->offset[0] = 0;
+		out->offset[1] = t->n;
+		return QS_OK;
+	}
+	out->owns_values = true;
 	out->values = malloc((t->n ? t->n : 1) * sizeof *out->values);
 	if (!out->offset || !out->values) {
 		qs_groups_free(out);

@@ -30,7 +30,8 @@ void qs_gran_format(const struct qs_granularity *g, char *buf, size_t len);
 struct qs_groups {
 	size_t count;
 	size_t *offset;        /* count + 1 entries */
-	double *values;        /* n values, finite */
+	double *values;        /* n values, finite; the tensor's own data when nothing had to move (see owns_values) */
+	bool owns_values;
 	size_t n;              /* values kept */
 	size_t n_nonfinite;    /* NaN/Inf values dropped (only with skip_nonfinite) */
 };
