@@ -8,6 +8,7 @@
 
 static const struct qs_calib_type *const calib_table[] = {
 	&qs_calib_minmax,
+	&qs_calib_percentile, &qs_calib_entropy, &qs_calib_aciq, &qs_calib_mse,
 };
 
 #define CALIB_COUNT (sizeof calib_table / sizeof *calib_table)

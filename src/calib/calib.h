@@ -16,6 +16,7 @@ struct qs_calib_type {
 };
 
 extern const struct qs_calib_type qs_calib_minmax;
+extern const struct qs_calib_type qs_calib_percentile, qs_calib_entropy, qs_calib_aciq, qs_calib_mse;
 
 struct qs_calib {
 	const struct qs_calib_type *type;

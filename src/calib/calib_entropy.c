@@ -107,9 +107,9 @@ static int entropy_clip_range(const double *x, size_t n, const struct qs_quantiz
 		return QS_OK;
 
 	double *hist = calloc(2 * QS_ENTROPY_BINS, sizeof *hist);
-	double *plogp = hist + QS_ENTROPY_BINS;
 	if (!hist)
 		return qs_error_set(QS_ENOMEM, "out of memory (entropy histogram)");
+	double *plogp = hist + QS_ENTROPY_BINS;
 	for (size_t k = 0; k < n; k++) {
 		double pos = fabs(x[k]) / amax * QS_ENTROPY_BINS;
 		size_t bin = pos >= QS_ENTROPY_BINS ? QS_ENTROPY_BINS - 1 : (size_t)pos;
@@ -120,7 +120,7 @@ static int entropy_clip_range(const double *x, size_t n, const struct qs_quantiz
 
 	size_t levels = (size_t)1 << (q->bits - 1);
 	size_t first = levels < QS_ENTROPY_BINS ? levels : QS_ENTROPY_BINS;
-	/* outliers for candidate i = Σ hist[i..): accumulated from the top down, in whole counts (exact) */
+	/* outliers for candidate i = Σ hist[i..): starts at Σ hist[first..), loses hist[i] as i grows (whole counts: exact) */
 	double outliers = 0.0;
 	for (size_t k = first; k < QS_ENTROPY_BINS; k++)
 		outliers += hist[k];

@@ -1,2 +1,131 @@
-/* placeholder: being written */
-typedef int qs_placeholder_calib_mse;
+/* The mse calibrator: the clip range whose quantizer gives the smallest sse on the group's own values. */
+#include "calib.h"
+
+#include <math.h>
+
+#include "../metrics/err.h"
+#include "../util/qs_error.h"
+
+/*
+ * The search is one-dimensional in a factor a in (0, 1]:
+ *   symmetric:  range a·[-A, A], A = max|x|      (T = a·A; SPEC §3 turns it into s = T / (2^(b-1) - 1));
+ *   asymmetric: range a·[min(x, 0), max(x, 0)]   (one common factor: the ratio of the two ends, hence roughly the
+ *               zero-point, stays that of the data; a full 2-D search over (lo, hi) is not done).
+ * sse(a) is the actual Σ (x - x̂)² over the group after qs_quant_params (so profile, narrow range and the
+ * power-of-two constraint are all honoured). It is continuous in a but has a kink wherever a value crosses a
+ * rounding boundary or the clip edge, and can have several dips, so a local search alone could stop in the wrong
+ * one: the whole curve is evaluated on MSE_GRID points a = k / MSE_GRID, k = 1..MSE_GRID (a = 1 is minmax) and on
+ * MSE_GRID_FINE points a = 2^-j / MSE_GRID, j = 1..MSE_GRID_FINE (so a far outlier that puts the optimum below
+ * A / MSE_GRID is still seen), then a golden-section search refines between the best grid point's two neighbours.
+ * The returned range is the best point evaluated anywhere (never worse than the best grid point; ties keep the
+ * smaller a).
+ * Stochastic rounding is evaluated with round-half-even (sse would otherwise be a random variable).
+ * Cost: MSE_GRID + MSE_GRID_FINE + MSE_GOLDEN_ITERS + 2 evaluations of sse_at, each O(n) with the reference
+ * evaluator.
+ */
+
+#define MSE_GRID 200
+#define MSE_GRID_FINE 24
+#define MSE_GOLDEN_ITERS 32
+
+static int mse_parse(const char *arg, double *param)
+{
+	*param = 0.0;
+	if (arg)
+		return qs_error_set(QS_EUSAGE, "calibrator mse takes no parameter (got ':%s')", arg);
+	return QS_OK;
+}
+
+struct mse_ctx {
+	const double *x;
+	size_t n;
+	struct qs_quantizer q; /* the caller's quantizer with deterministic rounding */
+	double lo, hi;         /* the range at a = 1 */
+	double best_a, best_sse;
+};
+
+/* sse of the group quantized with the range a·[lo, hi]: the one call to swap for a faster exact evaluator
+ * (qs_err_fast on a group prepared once in mse_clip_range). Records the best point seen. */
+static double sse_at(struct mse_ctx *c, double a)
+{
+	struct qs_qparams p;
+	struct qs_err e;
+	qs_quant_params(&c->q, a * c->lo, a * c->hi, &p);
+	qs_err_ref(c->x, c->n, &c->q, &p, NULL, &e);
+	double sse = qs_err_sse(&e);
+	if (sse < c->best_sse || (sse == c->best_sse && a < c->best_a)) {
+		c->best_sse = sse;
+		c->best_a = a;
+	}
+	return sse;
+}
+
+/* Golden-section search for a minimum of sse_at on [a, b]; the best point lands in c->best_a. */
+static void golden(struct mse_ctx *c, double a, double b)
+{
+	const double r = 0.5 * (sqrt(5.0) - 1.0); /* 0.618... */
+	double x1 = b - r * (b - a), x2 = a + r * (b - a);
+	double f1 = sse_at(c, x1), f2 = sse_at(c, x2);
+	for (int it = 0; it < MSE_GOLDEN_ITERS && x2 > x1; it++) {
+		if (f1 <= f2) {
+			b = x2;
+			x2 = x1;
+			f2 = f1;
+			x1 = b - r * (b - a);
+			f1 = sse_at(c, x1);
+		} else {
+			a = x1;
+			x1 = x2;
+			f1 = f2;
+			x2 = a + r * (b - a);
+			f2 = sse_at(c, x2);
+		}
+	}
+}
+
+static int mse_clip_range(const double *x, size_t n, const struct qs_quantizer *q, double param, double *lo,
+			  double *hi)
+{
+	(void)param;
+	struct mse_ctx c = {.x = x, .n = n, .q = *q, .best_a = 1.0, .best_sse = INFINITY};
+	if (c.q.rounding == QS_ROUND_STOCHASTIC)
+		c.q.rounding = QS_ROUND_EVEN;
+	double mn = 0.0, mx = 0.0, amax = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		mn = fmin(mn, x[i]);
+		mx = fmax(mx, x[i]);
+		amax = fmax(amax, fabs(x[i]));
+	}
+	*lo = *hi = 0.0;
+	if (amax == 0.0)
+		return QS_OK;
+	c.lo = q->asym ? mn : -amax;
+	c.hi = q->asym ? mx : amax;
+
+	/* the grid, ascending: MSE_GRID_FINE geometric points below the first linear one (a far outlier can put the
+	 * optimum far below A / MSE_GRID), then the linear points k / MSE_GRID */
+	double grid[MSE_GRID_FINE + MSE_GRID];
+	for (size_t k = 0; k < MSE_GRID_FINE; k++)
+		grid[k] = ldexp(1.0 / MSE_GRID, (int)k - (int)MSE_GRID_FINE);
+	for (size_t k = 1; k <= MSE_GRID; k++)
+		grid[MSE_GRID_FINE + k - 1] = (double)k / MSE_GRID;
+	size_t count = MSE_GRID_FINE + MSE_GRID, best_k = count - 1;
+	double best = INFINITY;
+	for (size_t k = 0; k < count; k++) {
+		double s = sse_at(&c, grid[k]);
+		if (s < best) {
+			best = s;
+			best_k = k;
+		}
+	}
+	golden(&c, best_k ? grid[best_k - 1] : 0.0, grid[best_k + 1 < count ? best_k + 1 : best_k]);
+	*lo = c.best_a * c.lo;
+	*hi = c.best_a * c.hi;
+	return QS_OK;
+}
+
+const struct qs_calib_type qs_calib_mse = {
+	.name = "mse",
+	.parse_param = mse_parse,
+	.clip_range = mse_clip_range,
+};
