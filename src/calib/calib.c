@@ -29,10 +29,17 @@ int qs_calib_parse(const char *spec, struct qs_calib *out)
 	return qs_error_set(QS_EUSAGE, "unknown calibrator '%s' (available: %s)", spec, qs_calib_names());
 }
 
+int qs_calib_clip_range_group(const struct qs_calib *c, const struct qs_calib_group *g, const struct qs_quantizer *q,
+			      double *lo, double *hi)
+{
+	return c->type->clip_range(g, q, c->param, lo, hi);
+}
+
 int qs_calib_clip_range(const struct qs_calib *c, const double *x, size_t n, const struct qs_quantizer *q,
 			double *lo, double *hi)
 {
-	return c->type->clip_range(x, n, q, c->param, lo, hi);
+	const struct qs_calib_group g = {.x = x, .n = n, .sorted = NULL};
+	return c->type->clip_range(&g, q, c->param, lo, hi);
 }
 
 const char *qs_calib_names(void)

@@ -204,12 +204,17 @@ static long quantizer_steps(const struct qs_quantizer *q)
 	return 2 * ((1L << (q->bits - 1)) - 1);
 }
 
-static int aciq_clip_range(const double *x, size_t n, const struct qs_quantizer *q, double param, double *lo,
+static int aciq_clip_range(const struct qs_calib_group *g, const struct qs_quantizer *q, double param, double *lo,
 			   double *hi)
 {
 	enum aciq_family family = param == ACIQ_LAPLACE ? ACIQ_LAPLACE : ACIQ_GAUSS;
+	const double *x = g->x;
+	size_t n = g->n;
 	double mu, scale;
-	if (family == ACIQ_LAPLACE) {
+	if (family == ACIQ_LAPLACE && g->sorted) {
+		mu = gsl_stats_median_from_sorted_data(g->sorted->sorted, 1, n);
+		scale = gsl_stats_absdev_m(x, 1, n, mu);
+	} else if (family == ACIQ_LAPLACE) {
 		double *s = malloc(n * sizeof *s);
 		if (!s)
 			return qs_error_set(QS_ENOMEM, "out of memory (median of %zu values)", n);

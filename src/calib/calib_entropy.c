@@ -92,10 +92,12 @@ static double kl_at(const double *hist, const double *plogp, size_t i, size_t le
 	return kl / total;
 }
 
-static int entropy_clip_range(const double *x, size_t n, const struct qs_quantizer *q, double param, double *lo,
-			      double *hi)
+static int entropy_clip_range(const struct qs_calib_group *g, const struct qs_quantizer *q, double param,
+			      double *lo, double *hi)
 {
 	(void)param;
+	const double *x = g->x;
+	size_t n = g->n;
 	double amax = 0.0, mn = x[0], mx = x[0];
 	for (size_t k = 0; k < n; k++) {
 		amax = fmax(amax, fabs(x[k]));

@@ -11,11 +11,18 @@ static int minmax_parse(const char *arg, double *param)
 	return QS_OK;
 }
 
-static int minmax_clip_range(const double *x, size_t n, const struct qs_quantizer *q, double param, double *lo,
+static int minmax_clip_range(const struct qs_calib_group *g, const struct qs_quantizer *q, double param, double *lo,
 			     double *hi)
 {
 	(void)q;
 	(void)param;
+	if (g->sorted) {
+		*lo = g->sorted->sorted[0];
+		*hi = g->sorted->sorted[g->n - 1];
+		return QS_OK;
+	}
+	const double *x = g->x;
+	size_t n = g->n;
 	double mn = x[0], mx = x[0];
 	for (size_t i = 1; i < n; i++) {
 		if (x[i] < mn)

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "../metrics/err.h"
+#include "../metrics/err_fast.h"
 #include "../util/qs_error.h"
 
 /*
@@ -20,8 +21,9 @@
  * The returned range is the best point evaluated anywhere (never worse than the best grid point; ties keep the
  * smaller a).
  * Stochastic rounding is evaluated with round-half-even (sse would otherwise be a random variable).
- * Cost: MSE_GRID + MSE_GRID_FINE + MSE_GOLDEN_ITERS + 2 evaluations of sse_at, each O(n) with the reference
- * evaluator.
+ * Cost: MSE_GRID + MSE_GRID_FINE + MSE_GOLDEN_ITERS + 2 evaluations of sse_at, each O(levels log n) with the
+ * fast exact evaluator on the group's prepared (sorted) values -- the sweep's, or prepared here once -- and O(n)
+ * with the reference evaluator for values too large for it.
  */
 
 #define MSE_GRID 200
@@ -39,19 +41,22 @@ static int mse_parse(const char *arg, double *param)
 struct mse_ctx {
 	const double *x;
 	size_t n;
+	const struct qs_err_prepared *prep; /* NULL: evaluate with qs_err_ref */
 	struct qs_quantizer q; /* the caller's quantizer with deterministic rounding */
 	double lo, hi;         /* the range at a = 1 */
 	double best_a, best_sse;
 };
 
-/* sse of the group quantized with the range a·[lo, hi]: the one call to swap for a faster exact evaluator
- * (qs_err_fast on a group prepared once in mse_clip_range). Records the best point seen. */
+/* sse of the group quantized with the range a·[lo, hi]. Records the best point seen. */
 static double sse_at(struct mse_ctx *c, double a)
 {
 	struct qs_qparams p;
 	struct qs_err e;
 	qs_quant_params(&c->q, a * c->lo, a * c->hi, &p);
-	qs_err_ref(c->x, c->n, &c->q, &p, NULL, &e);
+	if (c->prep)
+		qs_err_fast(c->prep, &c->q, &p, &e);
+	else
+		qs_err_ref(c->x, c->n, &c->q, &p, NULL, &e);
 	double sse = qs_err_sse(&e);
 	if (sse < c->best_sse || (sse == c->best_sse && a < c->best_a)) {
 		c->best_sse = sse;
@@ -83,11 +88,21 @@ static void golden(struct mse_ctx *c, double a, double b)
 	}
 }
 
-static int mse_clip_range(const double *x, size_t n, const struct qs_quantizer *q, double param, double *lo,
+static int mse_clip_range(const struct qs_calib_group *g, const struct qs_quantizer *q, double param, double *lo,
 			  double *hi)
 {
 	(void)param;
-	struct mse_ctx c = {.x = x, .n = n, .q = *q, .best_a = 1.0, .best_sse = INFINITY};
+	const double *x = g->x;
+	size_t n = g->n;
+	struct qs_err_prepared own = {0};
+	struct mse_ctx c = {.x = x, .n = n, .prep = g->sorted, .q = *q, .best_a = 1.0, .best_sse = INFINITY};
+	if (!c.prep) {
+		int rc = qs_err_prepare(x, n, &own);
+		if (rc == QS_ENOMEM)
+			return rc;
+		if (rc == QS_OK)
+			c.prep = &own;
+	}
 	if (c.q.rounding == QS_ROUND_STOCHASTIC)
 		c.q.rounding = QS_ROUND_EVEN;
 	double mn = 0.0, mx = 0.0, amax = 0.0;
@@ -97,8 +112,10 @@ static int mse_clip_range(const double *x, size_t n, const struct qs_quantizer *
 		amax = fmax(amax, fabs(x[i]));
 	}
 	*lo = *hi = 0.0;
-	if (amax == 0.0)
+	if (amax == 0.0) {
+		qs_err_prepared_free(&own);
 		return QS_OK;
+	}
 	c.lo = q->asym ? mn : -amax;
 	c.hi = q->asym ? mx : amax;
 
@@ -121,6 +138,7 @@ static int mse_clip_range(const double *x, size_t n, const struct qs_quantizer *
 	golden(&c, best_k ? grid[best_k - 1] : 0.0, grid[best_k + 1 < count ? best_k + 1 : best_k]);
 	*lo = c.best_a * c.lo;
 	*hi = c.best_a * c.hi;
+	qs_err_prepared_free(&own);
 	return QS_OK;
 }
 

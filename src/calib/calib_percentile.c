@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
@@ -31,18 +33,41 @@ static double quantile(const double *sorted, size_t n, double p)
 	return gsl_stats_quantile_from_sorted_data(sorted, 1, n, p);
 }
 
-/* Symmetric: T = P-th percentile of |x|, range [-T, T]. Asymmetric: (100 - P)/2 percent cut from each tail,
- * [percentile(x, (100-P)/2), percentile(x, 100 - (100-P)/2)]. Exact: the group is copied and fully sorted
- * (O(n log n), n doubles of scratch). */
-static int percentile_clip_range(const double *x, size_t n, const struct qs_quantizer *q, double param, double *lo,
-				 double *hi)
+/* |x| in ascending order from x ascending: the negative part read backwards merged with the rest (O(n)). */
+static void abs_sorted(const double *x, size_t n, double *out)
 {
+	size_t neg = 0;
+	while (neg < n && x[neg] < 0.0)
+		neg++;
+	size_t i = neg, j = neg, k = 0; /* i: next non-negative, j: one past the next negative (read downwards) */
+	while (k < n) {
+		if (j > 0 && (i == n || -x[j - 1] <= x[i]))
+			out[k++] = -x[--j];
+		else
+			out[k++] = x[i++];
+	}
+}
+
+/* Symmetric: T = P-th percentile of |x|, range [-T, T]. Asymmetric: (100 - P)/2 percent cut from each tail,
+ * [percentile(x, (100-P)/2), percentile(x, 100 - (100-P)/2)]. Exact order statistics: from the group's sorted
+ * values when the sweep prepared them (O(n)), else from a sorted copy (O(n log n)); n doubles of scratch. */
+static int percentile_clip_range(const struct qs_calib_group *g, const struct qs_quantizer *q, double param,
+				 double *lo, double *hi)
+{
+	const double *x = g->x;
+	size_t n = g->n;
 	double *s = malloc(n * sizeof *s);
 	if (!s)
 		return qs_error_set(QS_ENOMEM, "out of memory (percentile of %zu values)", n);
-	for (size_t i = 0; i < n; i++)
-		s[i] = q->asym ? x[i] : fabs(x[i]);
-	gsl_sort(s, 1, n);
+	if (g->sorted && q->asym) {
+		memcpy(s, g->sorted->sorted, n * sizeof *s);
+	} else if (g->sorted) {
+		abs_sorted(g->sorted->sorted, n, s);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			s[i] = q->asym ? x[i] : fabs(x[i]);
+		gsl_sort(s, 1, n);
+	}
 	if (q->asym) {
 		double tail = (100.0 - param) / 200.0;
 		*lo = quantile(s, n, tail);

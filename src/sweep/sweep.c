@@ -238,6 +238,17 @@ static int config_bufs_alloc(struct config_bufs *b, size_t n_groups, size_t n_po
 	return QS_OK;
 }
 
+static int calibrate_one(const struct qs_calib *calib, const struct qs_groups *gr, const struct prepared *pr, size_t g,
+			 const struct qs_quantizer *q, double *lo, double *hi)
+{
+	const struct qs_calib_group cg = {
+		.x = gr->values + gr->offset[g],
+		.n = gr->offset[g + 1] - gr->offset[g],
+		.sorted = pr->fast[g] ? &pr->groups[g] : NULL,
+	};
+	return qs_calib_clip_range_group(calib, &cg, q, lo, hi);
+}
+
 /* Calibrates every group (in parallel); an error is re-raised on this thread so that its message is kept. */
 static int calibrate_groups(const struct qs_calib *calib, const struct qs_groups *gr, const struct prepared *pr,
 			    const struct qs_quantizer *q, double *lo, double *hi)
@@ -246,15 +257,12 @@ static int calibrate_groups(const struct qs_calib *calib, const struct qs_groups
 	#pragma omp parallel for schedule(dynamic, 4) reduction(min : first_bad) if (gr->n >= PARALLEL_MIN_VALUES)
 	for (size_t g = 0; g < gr->count; g++) {
 		lo[g] = hi[g] = 0.0;
-		if (!pr->empty[g] && qs_calib_clip_range(calib, gr->values + gr->offset[g],
-							 gr->offset[g + 1] - gr->offset[g], q, &lo[g], &hi[g]) != QS_OK)
+		if (!pr->empty[g] && calibrate_one(calib, gr, pr, g, q, &lo[g], &hi[g]) != QS_OK)
 			first_bad = g < first_bad ? g : first_bad;
 	}
 	if (first_bad == SIZE_MAX)
 		return QS_OK;
-	size_t g = first_bad;
-	return qs_calib_clip_range(calib, gr->values + gr->offset[g], gr->offset[g + 1] - gr->offset[g], q, &lo[g],
-				   &hi[g]);
+	return calibrate_one(calib, gr, pr, first_bad, q, &lo[first_bad], &hi[first_bad]);
 }
 
 /* Evaluates every multiplier of one (quantizer, calibrator) and hands the rows to the sink in multiplier order. */

@@ -49,12 +49,46 @@ START_TEST(test_minmax)
 }
 END_TEST
 
+/* Every calibrator gives the same range from the sweep's prepared (sorted) group as from the plain values, which
+ * take each calibrator's own route (its own sort, scan or prepare). */
+START_TEST(test_prepared_same_as_plain)
+{
+	static const char *const specs[] = {"minmax", "percentile:99.9", "percentile:100", "percentile:50", "entropy",
+					    "aciq:laplace", "aciq:gauss", "mse"};
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	gsl_rng_set(rng, 2385);
+	static double x[5001];
+	for (int trial = 0; trial < 6; trial++) {
+		size_t n = trial == 0 ? 1 : 1 + gsl_rng_uniform_int(rng, 5000);
+		for (size_t i = 0; i < n; i++)
+			x[i] = gsl_ran_tdist(rng, 3.0) * 0.37 + (trial % 2 ? 0.2 : 0.0);
+		struct qs_err_prepared prep = {0};
+		ck_assert_int_eq(qs_err_prepare(x, n, &prep), QS_OK);
+		const struct qs_calib_group g = {.x = x, .n = n, .sorted = &prep};
+		for (size_t k = 0; k < sizeof specs / sizeof *specs; k++)
+			for (int asym = 0; asym < 2; asym++) {
+				struct qs_calib c;
+				struct qs_quantizer q = {.bits = 4 + 4 * asym, .is_signed = true, .asym = asym};
+				double lo1, hi1, lo2, hi2;
+				ck_assert_int_eq(qs_calib_parse(specs[k], &c), QS_OK);
+				ck_assert_int_eq(qs_calib_clip_range(&c, x, n, &q, &lo1, &hi1), QS_OK);
+				ck_assert_int_eq(qs_calib_clip_range_group(&c, &g, &q, &lo2, &hi2), QS_OK);
+				ck_assert_msg(lo1 == lo2 && hi1 == hi2, "%s asym=%d n=%zu: [%.17g, %.17g] vs [%.17g, %.17g]",
+					      specs[k], asym, n, lo1, hi1, lo2, hi2);
+			}
+		qs_err_prepared_free(&prep);
+	}
+	gsl_rng_free(rng);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("calib");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_parse);
 	tcase_add_test(tc, test_minmax);
+	tcase_add_test(tc, test_prepared_same_as_plain);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
