@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
 
 #define B QS_ERR_BLOCK
@@ -134,7 +135,7 @@ static int grow(void **buf, size_t *cap, size_t n, size_t size)
 		return QS_OK;
 	if (n > SIZE_MAX / size)
 		return QS_ENOMEM;
-	void *p = malloc(n * size);
+	void *p = qs_alloc_large(n * size);
 	if (!p)
 		return QS_ENOMEM;
 	free(*buf);
@@ -166,7 +167,7 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 	double *tmp = NULL;
 	size_t *count = NULL;
 	if (rc == QS_OK && n >= RADIX_MIN_N) {
-		tmp = malloc(n * sizeof *tmp);
+		tmp = qs_alloc_large(n * sizeof *tmp);
 		count = calloc(RADIX_PASSES * RADIX_SIZE, sizeof *count);
 		if (!tmp || !count)
 			rc = QS_ENOMEM;

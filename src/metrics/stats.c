@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
 #include "../util/qs_error.h"
@@ -32,10 +31,8 @@ static void channel_spread(const struct qs_tensor *t, double *absmax, struct qs_
 	out->ch_absmax_min = out->ch_absmax_median = out->ch_absmax_max = NAN;
 	if (k == 0)
 		return;
-	gsl_sort(absmax, 1, k);
-	out->ch_absmax_min = absmax[0];
-	out->ch_absmax_max = absmax[k - 1];
-	out->ch_absmax_median = gsl_stats_median_from_sorted_data(absmax, 1, k);
+	gsl_stats_minmax(&out->ch_absmax_min, &out->ch_absmax_max, absmax, 1, k);
+	out->ch_absmax_median = gsl_stats_median(absmax, 1, k); /* quickselect, reorders absmax */
 }
 
 int qs_stats_compute(const struct qs_tensor *t, struct qs_stats *out)

@@ -12,7 +12,6 @@
 #include <omp.h>
 #endif
 
-#include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
 #include "../metrics/err_fast.h"
@@ -39,7 +38,7 @@ static unsigned long mix_seed(unsigned long seed, size_t a, size_t b, size_t c)
 }
 
 /* Median of v[0..n) over the entries not marked in `skip` (over all entries if every one is marked); `sorted` is
- * scratch of n doubles. */
+ * scratch of n doubles (left in no particular order). */
 static double median_of(double *sorted, const double *v, const bool *skip, size_t n)
 {
 	size_t k = 0;
@@ -50,8 +49,7 @@ static double median_of(double *sorted, const double *v, const bool *skip, size_
 		memcpy(sorted, v, n * sizeof *v);
 		k = n;
 	}
-	gsl_sort(sorted, 1, k);
-	return gsl_stats_median_from_sorted_data(sorted, 1, k);
+	return gsl_stats_median(sorted, 1, k); /* quickselect, reorders the scratch */
 }
 
 /* Below this many values a granularity is swept on one thread: waking threads would cost more than it saves. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
 
 static int parse_size(const char *s, size_t *out)
@@ -204,7 +205,7 @@ int qs_groups_build(const struct qs_tensor *t, const struct qs_granularity *g, b
 		return QS_OK;
 	}
 	out->owns_values = true;
-	out->values = malloc((t->n ? t->n : 1) * sizeof *out->values);
+	out->values = qs_alloc_large((t->n ? t->n : 1) * sizeof *out->values);
 	if (!out->offset || !out->values) {
 		qs_groups_free(out);
 		return qs_error_set(QS_ENOMEM, "'%s': out of memory gathering %zu values", t->name, t->n);

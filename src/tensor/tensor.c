@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/qs_alloc.h"
+
 bool qs_shape_count(int rank, const size_t *shape, size_t *n)
 {
 	size_t count = 1;
@@ -27,7 +29,7 @@ struct qs_tensor *qs_tensor_alloc(const char *name, const char *dtype, int rank,
 	if (!t)
 		return NULL;
 	t->name = strdup(name);
-	t->data = malloc((n ? n : 1) * sizeof(double));
+	t->data = qs_alloc_large((n ? n : 1) * sizeof(double));
 	if (!t->name || !t->data) {
 		free(t->name);
 		free(t->data);
