@@ -15,6 +15,8 @@ import tempfile
 
 import numpy as np
 
+from checks import check, summary
+
 QSCOPE = os.environ.get("QSCOPE", "qscope")
 SOURCE_ROOT = os.environ.get("QS_SOURCE_ROOT", "")
 
@@ -22,20 +24,6 @@ SWEEP_OPTS = ["--output", "--bits", "--granularity", "--scheme", "--range", "--s
               "--rounding", "--seed", "--profile", "--calib", "--multipliers", "--tensor", "--save-qparams",
               "--skip-nonfinite", "--dtype", "--shape", "--big-endian"]
 INSPECT_OPTS = ["--csv", "--tensor", "--dtype", "--shape", "--big-endian", "--help"]
-
-passed = 0
-failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what}" + (f": {detail}" if detail else ""))
-    return ok
 
 
 def run(args, cwd=None):
@@ -193,8 +181,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

@@ -17,26 +17,14 @@ import tempfile
 
 import numpy as np
 
+from checks import check, summary
+
 QSCOPE = os.environ.get("QSCOPE", "qscope")
 COLUMNS = ("tensor,shape,dtype,n,min,max,mean,std,absmax_over_std,kurtosis,frac_zero,n_nan,n_inf,"
            "ch_absmax_min,ch_absmax_median,ch_absmax_max").split(",")
 FLOAT_COLS = ["min", "max", "mean", "std", "absmax_over_std", "kurtosis", "frac_zero",
               "ch_absmax_min", "ch_absmax_median", "ch_absmax_max"]
 INT_COLS = ["n", "n_nan", "n_inf"]
-
-passed = 0
-failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what}" + (f": {detail}" if detail else ""))
-    return ok
 
 
 def close(got, exp, rel, abs_):
@@ -214,8 +202,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

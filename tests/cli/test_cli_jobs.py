@@ -7,15 +7,9 @@ import tempfile
 
 import numpy as np
 
+from checks import check, summary
+
 QSCOPE = os.environ["QSCOPE"]
-passed = failed = 0
-
-
-def check(name, cond):
-    global passed, failed
-    print(("ok: " if cond else "FAIL: ") + name)
-    passed += bool(cond)
-    failed += not cond
 
 
 tmp = tempfile.mkdtemp()
@@ -28,24 +22,23 @@ outs = []
 for jobs in ("1", "2", "3"):
     out = os.path.join(tmp, "j" + jobs)
     r = subprocess.run([QSCOPE, *args, "-o", out, "--jobs", jobs], capture_output=True, text=True)
-    check(f"--jobs {jobs} exits 0", r.returncode == 0)
+    check(r.returncode == 0, f"--jobs {jobs} exits 0")
     outs.append(out)
 ref = open(os.path.join(outs[0], "sweep.csv"), "rb").read()
-check("sweep has rows", ref.count(b"\n") == 1 + 2 * 3 * 2 * 2 * 13)
+check(ref.count(b"\n") == 1 + 2 * 3 * 2 * 2 * 13, "sweep has rows")
 for out in outs[1:]:
-    check(f"{os.path.basename(out)}: sweep.csv identical to --jobs 1",
-          open(os.path.join(out, "sweep.csv"), "rb").read() == ref)
-    check(f"{os.path.basename(out)}: recommend.csv identical",
-          open(os.path.join(out, "recommend.csv"), "rb").read()
-          == open(os.path.join(outs[0], "recommend.csv"), "rb").read())
+    check(open(os.path.join(out, "sweep.csv"), "rb").read() == ref,
+          f"{os.path.basename(out)}: sweep.csv identical to --jobs 1")
+    check(open(os.path.join(out, "recommend.csv"), "rb").read()
+          == open(os.path.join(outs[0], "recommend.csv"), "rb").read(),
+          f"{os.path.basename(out)}: recommend.csv identical")
     for root, _, files in os.walk(os.path.join(outs[0], "qparams")):
         for f in files:
             a = os.path.join(root, f)
             b = a.replace(outs[0], out, 1)
             if open(a, "rb").read() != open(b, "rb").read():
-                check(f"qparams {f} identical", False)
-check("bad --jobs is a usage error", subprocess.run([QSCOPE, *args, "-o", tmp, "--jobs", "0"],
-                                                    capture_output=True).returncode == 2)
+                check(False, f"qparams {f} identical")
+check(subprocess.run([QSCOPE, *args, "-o", tmp, "--jobs", "0"],
+                                                    capture_output=True).returncode == 2, "bad --jobs is a usage error")
 subprocess.run(["rm", "-rf", tmp])
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(summary())

@@ -5,18 +5,12 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, summary
+
 QSCOPE = os.environ["QSCOPE"]
 COLS = ("tensor,shape,n,bits,signed,range,scheme,granularity,calib,multiplier,scale,zero_point,sse_clip,sse_round,"
         "sse,signal,rel,rel_clip,rel_round,sqnr_db,clip_frac,n_clipped,max_abs,worst_group_rel,eff_bits,profile,"
         "rounding,pow2").split(",")
-passed = failed = 0
-
-
-def check(name, cond):
-    global passed, failed
-    print(("ok: " if cond else "FAIL: ") + name)
-    passed += bool(cond)
-    failed += not cond
 
 
 def row(tensor, bits, gran, mult, rel, eff, calib="minmax", clip_share=0.0):
@@ -63,32 +57,32 @@ def run(*args):
 
 
 r = run(sweep)
-check("recommend exits 0", r.returncode == 0)
+check(r.returncode == 0, "recommend exits 0")
 out = list(csv.DictReader(open(os.path.join(tmp, "recommend.csv"))))
 rec = {x["tensor"]: x for x in out if x["recommended"] == "1"}
-check("one row per configuration", len(out) == 4 + 4 + 2 + 2)
-check("one recommendation per tensor", sorted(rec) == ["A", "B", "C", "D"])
-check("A: 4-bit per-channel", (rec["A"]["bits"], rec["A"]["granularity"]) == ("4", "channel"))
-check("B: 8-bit per-tensor", (rec["B"]["bits"], rec["B"]["granularity"]) == ("8", "tensor"))
-check("C: tie on bits goes to the coarser channel", rec["C"]["granularity"] == "channel")
-check("D: nothing meets: lowest rel, flagged", rec["D"]["granularity"] == "channel" and rec["D"]["meets_target"] == "0")
+check(len(out) == 4 + 4 + 2 + 2, "one row per configuration")
+check(sorted(rec) == ["A", "B", "C", "D"], "one recommendation per tensor")
+check((rec["A"]["bits"], rec["A"]["granularity"]) == ("4", "channel"), "A: 4-bit per-channel")
+check((rec["B"]["bits"], rec["B"]["granularity"]) == ("8", "tensor"), "B: 8-bit per-tensor")
+check(rec["C"]["granularity"] == "channel", "C: tie on bits goes to the coarser channel")
+check(rec["D"]["granularity"] == "channel" and rec["D"]["meets_target"] == "0", "D: nothing meets: lowest rel, flagged")
 a4t = [x for x in out if x["tensor"] == "A" and x["bits"] == "4" and x["granularity"] == "tensor"][0]
-check("A 4/tensor best multiplier 0.9", float(a4t["multiplier"]) == 0.9 and float(a4t["rel"]) == 0.03)
-check("A 4/tensor flat interval 0.85..0.95", (float(a4t["flat_lo"]), float(a4t["flat_hi"])) == (0.85, 0.95))
-check("A 4/tensor clip-dominated", a4t["dominant"] == "clip")
-check("A 4/tensor misses the target", a4t["meets_target"] == "0")
+check(float(a4t["multiplier"]) == 0.9 and float(a4t["rel"]) == 0.03, "A 4/tensor best multiplier 0.9")
+check((float(a4t["flat_lo"]), float(a4t["flat_hi"])) == (0.85, 0.95), "A 4/tensor flat interval 0.85..0.95")
+check(a4t["dominant"] == "clip", "A 4/tensor clip-dominated")
+check(a4t["meets_target"] == "0", "A 4/tensor misses the target")
 b4t = [x for x in out if x["tensor"] == "B" and x["bits"] == "4" and x["granularity"] == "tensor"][0]
-check("B 4/tensor: the better calibrator (mse)", b4t["calib"] == "mse")
-check("summary names the target", "rel <= 0.02" in r.stdout)
+check(b4t["calib"] == "mse", "B 4/tensor: the better calibrator (mse)")
+check("rel <= 0.02" in r.stdout, "summary names the target")
 
 # SQNR target 45 dB: rel <= 10^(-45/20) = 0.00562 -> A: 8/tensor (0.004, 8.03 bits) beats 8/channel (0.002, 8.5 bits);
 # B: only 8/channel (0.005) qualifies
 r = run(sweep, "--target-sqnr", "45", "-o", os.path.join(tmp, "sq"))
-check("sqnr target exits 0", r.returncode == 0)
+check(r.returncode == 0, "sqnr target exits 0")
 out = list(csv.DictReader(open(os.path.join(tmp, "sq", "recommend.csv"))))
 rec = {x["tensor"]: x for x in out if x["recommended"] == "1"}
-check("sqnr 45: A 8/tensor", (rec["A"]["bits"], rec["A"]["granularity"]) == ("8", "tensor"))
-check("sqnr 45: B 8/channel", (rec["B"]["bits"], rec["B"]["granularity"]) == ("8", "channel"))
+check((rec["A"]["bits"], rec["A"]["granularity"]) == ("8", "tensor"), "sqnr 45: A 8/tensor")
+check((rec["B"]["bits"], rec["B"]["granularity"]) == ("8", "channel"), "sqnr 45: B 8/channel")
 
 # broken inputs: exit 1, the file named, nothing written
 bad = os.path.join(tmp, "bad")
@@ -96,8 +90,8 @@ os.makedirs(bad)
 with open(os.path.join(bad, "sweep.csv"), "w") as f:
     f.write("tensor,bits\nA,4\n")
 r = run(os.path.join(bad, "sweep.csv"))
-check("missing column: exit 1", r.returncode == 1 and "sweep.csv" in r.stderr and "'rel'" not in r.stdout)
-check("missing column: nothing written", os.listdir(bad) == ["sweep.csv"])
+check(r.returncode == 1 and "sweep.csv" in r.stderr and "'rel'" not in r.stdout, "missing column: exit 1")
+check(os.listdir(bad) == ["sweep.csv"], "missing column: nothing written")
 with open(os.path.join(bad, "sweep.csv"), "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(COLS)
@@ -105,10 +99,9 @@ with open(os.path.join(bad, "sweep.csv"), "w", newline="") as f:
     broken[COLS.index("rel")] = "abc"
     w.writerow(broken)
 r = run(os.path.join(bad, "sweep.csv"))
-check("bad number: exit 1 naming line and column", r.returncode == 1 and "line 2" in r.stderr and "'rel'" in r.stderr)
-check("bad number: nothing written", os.listdir(bad) == ["sweep.csv"])
-check("usage error: exit 2", run().returncode == 2 and run(sweep, "--target-rel", "-1").returncode == 2)
+check(r.returncode == 1 and "line 2" in r.stderr and "'rel'" in r.stderr, "bad number: exit 1 naming line and column")
+check(os.listdir(bad) == ["sweep.csv"], "bad number: nothing written")
+check(run().returncode == 2 and run(sweep, "--target-rel", "-1").returncode == 2, "usage error: exit 2")
 
 subprocess.run(["rm", "-rf", tmp])
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(summary())

@@ -16,6 +16,8 @@ import tempfile
 
 import numpy as np
 
+from checks import check, summary
+
 QSCOPE = os.environ.get("QSCOPE", "qscope")
 REL = 1e-12
 ABS = 1e-300
@@ -26,20 +28,7 @@ HEADER27 = ("tensor,shape,n,bits,signed,range,scheme,granularity,calib,multiplie
             "eff_bits,profile,rounding").split(",")
 HEADER_TAIL = "pow2,seed,ngroups,dead_groups,nonfinite,qparams".split(",")
 
-passed = 0
-failed = 0
 MAX_DETAIL = 25          # failing comparisons printed individually per check, the rest are counted
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what}" + (f": {detail}" if detail else ""))
-    return ok
 
 
 # ----------------------------------------------------------------------------------------------- oracle
@@ -527,8 +516,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":
