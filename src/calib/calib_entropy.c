@@ -1,7 +1,9 @@
 /* The entropy calibrator: TensorRT-style KL-divergence threshold on a 2048-bin histogram of |x|. */
 #include "calib.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +20,8 @@
  *     Q    = P merged into L levels, bin j in level floor(j·L / i) (so levels hold i/L bins, rounded evenly),
  *            each level's mass spread uniformly over the level's bins where P is non-zero, zero elsewhere;
  *     KL   = Σ_{P_j > 0} p_j log(p_j / q_j) with p = P / n, q = Q / n (P and Q both hold all n values).
- *   i*     = the i with the smallest KL; exact ties go to the largest i (the least clipping).
+ *   i*     = the i with the smallest KL; ties go to the largest i (the least clipping) — "ties" up to rounding,
+ *            see the evaluation below.
  *   T      = i*·w: the upper edge of the last kept bin — exactly the range P models; i* = QS_ENTROPY_BINS gives
  *            T = A, so entropy never widens the range beyond minmax.
  * No smoothing is needed: Q is built from P itself, so q_j > 0 wherever p_j > 0 and every KL is finite.
@@ -28,6 +31,27 @@
  * [max(-T, min x), min(T, max x)] (the histogram is of |x|, so it carries no information to move the two ends
  * apart; clipping to the data keeps a one-sided tensor from wasting half its levels on values that never occur).
  * A group whose |x| are all 0 gives [0, 0].
+ *
+ * Evaluation (O(n) for the histogram, then O(L) per candidate instead of O(i)): prefix sums over the bins give, for
+ * any run of bins [j, e), its mass, its number of non-empty bins and its Σ P log P (over the non-empty bins) as
+ * differences. Per level, with q = mass / nonempty the value Q gives each of its non-empty bins,
+ *   Σ_{P_k>0} P_k log(P_k / q) = Σ P_k log P_k − mass·log(mass / nonempty),
+ * one log per level; the last level [j, i) gets the outliers n − count[i] added to its mass and P[i-1] replaced
+ * by P[i-1] + outliers in its Σ P log P (and counted as non-empty). KL = Σ_levels / n: p = P/n and q = Q/n only
+ * shift every level's term by mass·log n, which cancels. Exactness of the comparisons:
+ *   - the Σ P log P prefix sums are kept in 64-bit fixed point (each bin's P log P rounded once to a grid of
+ *     2^-61·n·log n), so a level's sum is exact and depends only on its bins, not on where the prefix starts;
+ *   - a level with one non-empty bin contributes exactly 0 (Q = P there) and is skipped;
+ *   - a level's term depends only on its first bin and width, and neighbouring candidates share most levels, so
+ *     terms are cached by (first bin, width) — a lookup returns exactly what recomputing would;
+ *   - KLs that are equal in exact arithmetic (common in sparse or discrete data: small groups, repeated values)
+ *     can still come out a few ulps apart (a level split differently, terms summed in another order), which
+ *     would break the tie rule at random. So i* is the largest i whose KL is within tol = 64·DBL_EPSILON·(1 + log n)
+ *     of the smallest KL: above the rounding error of a KL (a few DBL_EPSILON·log n: every level term is at most
+ *     mass·log n), far below the KL differences of distinct candidates in practice.
+ * NOTE the level split as implemented: level lev holds bins [floor(lev·i/L), floor((lev+1)·i/L)), i.e. bin j is in
+ * level ceil((j+1)·L/i) − 1. That is floor(j·L/i) when L divides i, but not otherwise (floor(j·L/i) would be
+ * [ceil(lev·i/L), ceil((lev+1)·i/L))); kept as is so that results do not change.
  *
  * Where this differs from TensorRT (the GTC 2017 slides' pseudo-code, and its open implementation
  * pytorch-quantization's calib/histogram.py _compute_amax_entropy):
@@ -63,33 +87,74 @@ static int entropy_parse(const char *arg, double *param)
 	return QS_OK;
 }
 
-/* KL(P || Q) for candidate i (see above): hist has QS_ENTROPY_BINS bins, plogp[k] = hist[k]·log(hist[k]) (0 for an
- * empty bin), outliers = Σ hist[i..), total = n. Per level, Σ_{P_k>0} P_k log(P_k / q) = Σ P_k log P_k - mass·log q
- * with q = mass / nonzero, which needs one log per level instead of one per bin. */
-static double kl_at(const double *hist, const double *plogp, size_t i, size_t levels, double outliers, double total)
+/* The histogram, its prefix sums (entry k of a prefix array sums bins [0, k)) and the per-candidate work space. */
+struct entropy_hist {
+	double hist[QS_ENTROPY_BINS];
+	double count[QS_ENTROPY_BINS + 1];      /* Σ hist: whole numbers, exact */
+	double nonempty[QS_ENTROPY_BINS + 1];   /* number of bins with hist > 0: exact */
+	int64_t plogp[QS_ENTROPY_BINS + 1];     /* Σ hist·log(hist) (0 for an empty bin), in units of 1 / scale */
+	double scale;                           /* a power of two */
+	/* Level terms by first bin j and width w: term[w % 2][j] holds the level [j, j + w) when term_w[w % 2][j]
+	 * == w (0: nothing; levels are at least one bin wide). A candidate's levels are floor(i/L) or floor(i/L) + 1
+	 * bins wide, one width of each parity, so the two slots do not evict each other. */
+	double term[2][QS_ENTROPY_BINS];
+	size_t term_w[2][QS_ENTROPY_BINS];
+	double kl[QS_ENTROPY_BINS + 1];         /* KL of candidate i */
+};
+
+/* v in fixed point: one rounding; every v here is at most n·log(n), which scale keeps below 2^61 units. */
+static int64_t to_fixed(const struct entropy_hist *h, double v)
 {
+	return (int64_t)llround(v * h->scale);
+}
+
+/* The term Σ_{P_k>0} P_k log(P_k / q) = Σ P_k log P_k - mass·log q, q = mass / nonempty, of a level with the given
+ * mass, number of non-empty bins and Σ P log P (fixed point). Exactly 0 with at most one non-empty bin. */
+static double level_term(const struct entropy_hist *h, double mass, double nonempty, int64_t plogp)
+{
+	if (nonempty <= 1.0)
+		return 0.0;
+	return (double)plogp / h->scale - mass * log(mass / nonempty);
+}
+
+/* The term of the level [j, end) without outliers, from prefix-sum differences, through the cache. */
+static double plain_level_term(struct entropy_hist *h, size_t j, size_t end)
+{
+	size_t w = end - j, slot = w % 2;
+	if (h->term_w[slot][j] != w) {
+		h->term[slot][j] = level_term(h, h->count[end] - h->count[j], h->nonempty[end] - h->nonempty[j],
+					      h->plogp[end] - h->plogp[j]);
+		h->term_w[slot][j] = w;
+	}
+	return h->term[slot][j];
+}
+
+/* KL(P || Q) of candidate i over `levels` levels (see the header). */
+static double kl_at(struct entropy_hist *h, size_t i, size_t levels)
+{
+	double outliers = h->count[QS_ENTROPY_BINS] - h->count[i];
 	double kl = 0.0;
-	size_t j = 0;
+	/* this level is bins [j, end), end = floor((lev + 1)·i / levels) = (lev + 1)·width + floor((lev + 1)·rem /
+	 * levels), stepped without a division: frac = (lev + 1)·rem mod levels */
+	size_t j = 0, width = i / levels, rem = i % levels, frac = 0;
 	for (size_t lev = 0; lev < levels; lev++) {
-		size_t end = (lev + 1) * i / levels; /* bins [j, end) form this level: floor(k·L/i) == lev */
-		double mass = 0.0, sum_plogp = 0.0;
-		size_t nonzero = 0;
-		for (size_t k = j; k < end; k++) {
-			mass += hist[k];
-			sum_plogp += plogp[k];
-			nonzero += hist[k] > 0.0;
+		size_t end = j + width;
+		frac += rem;
+		if (frac >= levels) {
+			frac -= levels;
+			end++;
 		}
-		if (end == i && outliers > 0.0) { /* the last kept bin also holds the outliers */
-			double p = hist[i - 1] + outliers;
-			mass += outliers;
-			sum_plogp += p * log(p) - plogp[i - 1];
-			nonzero += hist[i - 1] == 0.0;
+		if (end == i && outliers > 0.0) { /* the last kept bin P[i-1] also holds the outliers */
+			double p = h->hist[i - 1] + outliers;
+			kl += level_term(h, h->count[end] - h->count[j] + outliers,
+					 h->nonempty[end] - h->nonempty[j] + (h->hist[i - 1] == 0.0),
+					 h->plogp[end] - h->plogp[j] - (h->plogp[i] - h->plogp[i - 1]) + to_fixed(h, p * log(p)));
+		} else {
+			kl += plain_level_term(h, j, end);
 		}
-		if (nonzero)
-			kl += sum_plogp - mass * log(mass / (double)nonzero);
 		j = end;
 	}
-	return kl / total;
+	return kl / h->count[QS_ENTROPY_BINS];
 }
 
 static int entropy_clip_range(const struct qs_calib_group *g, const struct qs_quantizer *q, double param,
@@ -108,36 +173,40 @@ static int entropy_clip_range(const struct qs_calib_group *g, const struct qs_qu
 	if (amax == 0.0)
 		return QS_OK;
 
-	double *hist = calloc(2 * QS_ENTROPY_BINS, sizeof *hist);
-	if (!hist)
+	struct entropy_hist *h = calloc(1, sizeof *h);
+	if (!h)
 		return qs_error_set(QS_ENOMEM, "out of memory (entropy histogram)");
-	double *plogp = hist + QS_ENTROPY_BINS;
 	for (size_t k = 0; k < n; k++) {
 		double pos = fabs(x[k]) / amax * QS_ENTROPY_BINS;
 		size_t bin = pos >= QS_ENTROPY_BINS ? QS_ENTROPY_BINS - 1 : (size_t)pos;
-		hist[bin] += 1.0;
+		h->hist[bin] += 1.0;
 	}
-	for (size_t k = 0; k < QS_ENTROPY_BINS; k++)
-		plogp[k] = hist[k] > 0.0 ? hist[k] * log(hist[k]) : 0.0;
+	/* Any level's Σ P log P is at most n·log(n) (x log x is superadditive): with n·log(n) < 2^ex, 2^(61 - ex) units
+	 * per 1 keep every fixed-point sum below 2^61 (plus the roundings) and resolve 2^-61 of n·log(n). */
+	double nlogn = fmax((double)n * log((double)n), 1.0);
+	int ex;
+	frexp(nlogn, &ex);
+	h->scale = ldexp(1.0, 61 - ex);
+	for (size_t k = 0; k < QS_ENTROPY_BINS; k++) {
+		double c = h->hist[k];
+		h->count[k + 1] = h->count[k] + c;
+		h->nonempty[k + 1] = h->nonempty[k] + (c > 0.0);
+		h->plogp[k + 1] = h->plogp[k] + (c > 0.0 ? to_fixed(h, c * log(c)) : 0);
+	}
 
 	size_t levels = (size_t)1 << (q->bits - 1);
 	size_t first = levels < QS_ENTROPY_BINS ? levels : QS_ENTROPY_BINS;
-	/* outliers for candidate i = Σ hist[i..): starts at Σ hist[first..), loses hist[i] as i grows (whole counts: exact) */
-	double outliers = 0.0;
-	for (size_t k = first; k < QS_ENTROPY_BINS; k++)
-		outliers += hist[k];
-	size_t best_i = QS_ENTROPY_BINS;
-	double best_kl = INFINITY;
+	double min_kl = INFINITY;
 	for (size_t i = first; i <= QS_ENTROPY_BINS; i++) {
-		double kl = kl_at(hist, plogp, i, i < levels ? i : levels, outliers, (double)n);
-		if (kl <= best_kl) {
-			best_kl = kl;
-			best_i = i;
-		}
-		if (i < QS_ENTROPY_BINS)
-			outliers -= hist[i];
+		h->kl[i] = kl_at(h, i, i < levels ? i : levels);
+		min_kl = fmin(min_kl, h->kl[i]);
 	}
-	free(hist);
+	/* the largest i tied with the smallest KL up to rounding (see the header) */
+	double tol = 64.0 * DBL_EPSILON * (1.0 + log((double)n));
+	size_t best_i = QS_ENTROPY_BINS;
+	while (h->kl[best_i] > min_kl + tol)
+		best_i--;
+	free(h);
 
 	double t = (double)best_i / QS_ENTROPY_BINS * amax;
 	if (q->asym) {

@@ -7,7 +7,7 @@
 static const char *const csv_columns =
 	"tensor,shape,n,bits,signed,range,scheme,granularity,calib,multiplier,scale,zero_point,sse_clip,sse_round,"
 	"sse,signal,rel,rel_clip,rel_round,sqnr_db,clip_frac,n_clipped,max_abs,worst_group_rel,eff_bits,profile,"
-	"rounding,pow2,seed,ngroups,dead_groups,nonfinite,qparams";
+	"rounding,pow2,seed,ngroups,dead_groups,nonfinite,qparams,qparams_row";
 
 void qs_csv_write_header(FILE *f)
 {
@@ -65,5 +65,5 @@ void qs_csv_write_row(FILE *f, const struct qs_sweep_row *r, const char *qparams
 	fprintf(f, ",%s,%s,%d,%lu,%zu,%zu,%zu,", qs_profile_name(q->profile), qs_rounding_name(q->rounding), q->pow2,
 		r->seed, r->n_groups, r->n_dead, r->n_nonfinite);
 	qs_csv_write_field(f, qparams_ref);
-	fputc('\n', f);
+	fprintf(f, ",%zu\n", r->multiplier_index);
 }

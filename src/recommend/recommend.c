@@ -39,6 +39,7 @@ int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *
 		return qs_error_set(QS_ENOMEM, "out of memory collecting sweep points");
 	}
 	pt.n = r->err.n;
+	pt.qparams_row = r->multiplier_index;
 	pt.bits = q->bits;
 	pt.is_signed = q->is_signed;
 	pt.pow2 = q->pow2;

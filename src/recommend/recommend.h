@@ -13,6 +13,7 @@ struct qs_rec_point {
 	char *tensor;             /* owned */
 	char *shape;              /* owned */
 	char *qparams;            /* owned; "" when not saved */
+	size_t qparams_row;       /* the point's row in the qparams arrays (its multiplier's index in the sweep) */
 	size_t n;
 	int bits, is_signed, pow2;
 	char range[8], scheme[8], granularity[40], calib[48], profile[16], rounding[16];

@@ -10,13 +10,13 @@
 
 enum col {
 	C_TENSOR, C_SHAPE, C_N, C_BITS, C_SIGNED, C_RANGE, C_SCHEME, C_GRAN, C_CALIB, C_MULT, C_SCALE, C_ZP, C_REL,
-	C_REL_CLIP, C_REL_ROUND, C_SQNR, C_EFF_BITS, C_PROFILE, C_ROUNDING, C_POW2, C_WORST, C_QPARAMS, N_COLS
+	C_REL_CLIP, C_REL_ROUND, C_SQNR, C_EFF_BITS, C_PROFILE, C_ROUNDING, C_POW2, C_WORST, C_QPARAMS, C_QPARAMS_ROW, N_COLS
 };
 
 static const char *const col_names[N_COLS] = {
 	"tensor", "shape", "n", "bits", "signed", "range", "scheme", "granularity", "calib", "multiplier", "scale",
 	"zero_point", "rel", "rel_clip", "rel_round", "sqnr_db", "eff_bits", "profile", "rounding", "pow2",
-	"worst_group_rel", "qparams",
+	"worst_group_rel", "qparams", "qparams_row",
 };
 #define FIRST_OPTIONAL C_POW2
 
@@ -67,7 +67,7 @@ static int parse_point(char **f, const int *idx, struct qs_rec_point *pt)
 {
 	double v[N_COLS];
 	static const enum col numeric[] = {C_N, C_BITS, C_SIGNED, C_MULT, C_SCALE, C_ZP, C_REL, C_REL_CLIP,
-					   C_REL_ROUND, C_SQNR, C_EFF_BITS, C_POW2, C_WORST};
+					   C_REL_ROUND, C_SQNR, C_EFF_BITS, C_POW2, C_WORST, C_QPARAMS_ROW};
 	for (size_t i = 0; i < sizeof numeric / sizeof *numeric; i++) {
 		enum col c = numeric[i];
 		v[c] = 0.0;
@@ -88,6 +88,7 @@ static int parse_point(char **f, const int *idx, struct qs_rec_point *pt)
 	pt->sqnr_db = v[C_SQNR];
 	pt->eff_bits = v[C_EFF_BITS];
 	pt->worst_group_rel = v[C_WORST];
+	pt->qparams_row = (size_t)v[C_QPARAMS_ROW];
 	copy_field(pt->range, sizeof pt->range, f[idx[C_RANGE]]);
 	copy_field(pt->scheme, sizeof pt->scheme, f[idx[C_SCHEME]]);
 	copy_field(pt->granularity, sizeof pt->granularity, f[idx[C_GRAN]]);

@@ -371,6 +371,7 @@ def verify_sweep(label, outdir, tensors, cfgs, mults, check_qparams, rounding_ex
                     okZ = bool(np.array_equal(Z[mi], ez))
                     cmp("qparams-scale", okS, es.tolist(), S[mi].tolist())
                     cmp("qparams-zero_point", okZ, ez.tolist(), Z[mi].tolist())
+                    cmp("qparams-row", r.get("qparams_row") == str(mi), mi, r.get("qparams_row"))
                     # CSV scale/zero_point = median over live groups of the saved arrays
                     dead_n = int(r["dead_groups"])
                     cmp("qparams-dead-count", dead_n == exp["dead_groups"], exp["dead_groups"], dead_n)
@@ -387,7 +388,7 @@ def verify_sweep(label, outdir, tensors, cfgs, mults, check_qparams, rounding_ex
     for col in ("shape", "n", "ngroups", "dead_groups", "n_clipped", "nonfinite", "multiplier", "signal",
                 "eff_bits", "scale", "zero_point", "sse_clip", "sse_round", "sse", "rel", "rel_clip", "rel_round",
                 "clip_frac", "max_abs", "worst_group_rel", "sqnr_db", "qparams", "qparams-dtype", "qparams-shape",
-                "qparams-scale", "qparams-zero_point", "qparams-dead-count"):
+                "qparams-scale", "qparams-zero_point", "qparams-row", "qparams-dead-count"):
         if col.startswith("qparams") and not check_qparams:
             continue
         if col in ("n_clipped", "sse_clip", "sse_round", "sse", "rel", "rel_clip", "rel_round", "clip_frac",
