@@ -407,15 +407,13 @@ int qs_cli_sweep(int argc, char **argv)
 	if (rc == QS_OK)
 		rc = rc_close;
 	if (rc == QS_OK)
-		printf("%s/sweep.csv\t%zu rows, %zu tensors\n", outdir, s.rows, n_tensors);
-	if (rc == QS_OK)
 		rc = qs_cli_write_recommendation(stage, &s.points, &o.target);
 	if (rc == QS_OK) {
 		rc = qs_stage_commit(stage);
 		stage = NULL;
 	}
 	if (rc == QS_OK)
-		printf("%s/recommend.csv\n", outdir);
+		printf("\n%s/sweep.csv\t%zu rows, %zu tensors\n%s/recommend.csv\n", outdir, s.rows, n_tensors, outdir);
 out:
 	qs_stage_abort(stage);
 	qs_qparams_saver_free(&s.saver);
