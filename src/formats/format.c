@@ -13,6 +13,8 @@
 /* One row per format; detection ties go to the earlier row. */
 static const struct qs_format *const qs_formats[] = {
 	&qs_format_npy,
+	&qs_format_npz,
+	&qs_format_safetensors,
 	&qs_format_raw,
 };
 

@@ -29,6 +29,8 @@ struct qs_format {
 };
 
 extern const struct qs_format qs_format_npy;
+extern const struct qs_format qs_format_npz;
+extern const struct qs_format qs_format_safetensors;
 extern const struct qs_format qs_format_raw;
 
 /* An open input file and the format reading it. */

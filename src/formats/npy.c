@@ -1,5 +1,5 @@
 /* The .npy reader: NumPy format versions 1.0-3.0, float16/32/64 in either byte order, C or Fortran order. */
-#include "format.h"
+#include "npy.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,12 +15,7 @@
 struct qs_npy {
 	FILE *f;                    /* positioned at the first data byte */
 	char *path;
-	enum qs_elem elem;
-	bool big_endian;
-	bool fortran;
-	int rank;
-	size_t shape[QS_MAX_RANK];
-	size_t n;
+	struct qs_npy_info info;
 	bool done;                  /* the one tensor has been handed out */
 };
 
@@ -268,17 +263,29 @@ static uint32_t qs_le_u32(const unsigned char *p, size_t size)
 	return v;
 }
 
-/* Reads the preamble and header of the file open as npy->f, leaving f at the first data byte. */
-static int qs_npy_read_header(struct qs_npy *npy)
+/* A simple type code of another kind ('<i8', '|u1', '<c16', '|b1'): its item size, or 0 if it is none. */
+static size_t qs_npy_other_itemsize(const char *s, size_t len)
 {
-	const char *path = npy->path;
-	size_t file_size;
-	int status = qs_file_size(npy->f, path, &file_size);
-	if (status != QS_OK)
-		return status;
+	if (len > 0 && strchr("<>=|", s[0])) {
+		s++;
+		len--;
+	}
+	if (len < 2 || len > 4 || !strchr("biufcSUV", s[0]))
+		return 0;
+	size_t size = 0;
+	for (size_t i = 1; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		size = size * 10 + (size_t)(s[i] - '0');
+	}
+	return size;
+}
 
+int qs_npy_read_header(FILE *f, size_t file_size, const char *path, bool skip_other_dtypes, struct qs_npy_info *info)
+{
+	memset(info, 0, sizeof *info);
 	unsigned char pre[12];
-	size_t got = fread(pre, 1, 8, npy->f);
+	size_t got = fread(pre, 1, 8, f);
 	if (got < QS_NPY_MAGIC_LEN || memcmp(pre, QS_NPY_MAGIC, QS_NPY_MAGIC_LEN) != 0)
 		return qs_error_set(QS_EFORMAT, "'%s': bad magic (not an npy file)", path);
 	if (got < 8)
@@ -292,7 +299,7 @@ static int qs_npy_read_header(struct qs_npy *npy)
 	else
 		return qs_error_set(QS_EFORMAT, "'%s': unsupported npy version %d.%d (qscope reads 1.0, 2.0 and 3.0)", path,
 		                    major, minor);
-	if (fread(pre + 8, 1, len_size, npy->f) != len_size)
+	if (fread(pre + 8, 1, len_size, f) != len_size || file_size < 8 + len_size)
 		return qs_error_set(QS_EFORMAT, "'%s': truncated header", path);
 	size_t header_len = qs_le_u32(pre + 8, len_size);
 	if (header_len > file_size - (8 + len_size))
@@ -305,29 +312,46 @@ static int qs_npy_read_header(struct qs_npy *npy)
 	if (!text)
 		return qs_error_set(QS_ENOMEM, "'%s': out of memory", path);
 	struct qs_npy_header h = {0};
-	if (fread(text, 1, header_len, npy->f) != header_len)
+	size_t other_size = 0;
+	int status;
+	if (fread(text, 1, header_len, f) != header_len)
 		status = qs_error_set(QS_EFORMAT, "'%s': truncated header", path);
 	else
 		status = qs_npy_parse_header(text, header_len, path, &h);
-	if (status == QS_OK && (!h.descr_is_string || !qs_npy_dtype(h.descr, h.descr_len, &npy->elem, &npy->big_endian)))
-		status = qs_error_set(QS_EFORMAT, "'%s': unsupported dtype '%.*s' (qscope reads float16/32/64)", path,
-		                      h.descr_len > 60 ? 60 : (int)h.descr_len, h.descr);
+	if (status == QS_OK && !(h.descr_is_string && qs_npy_dtype(h.descr, h.descr_len, &info->elem, &info->big_endian))) {
+		if (skip_other_dtypes) {
+			info->skip = true;
+			other_size = h.descr_is_string ? qs_npy_other_itemsize(h.descr, h.descr_len) : 0;
+		} else {
+			status = qs_error_set(QS_EFORMAT, "'%s': unsupported dtype '%.*s' (qscope reads float16/32/64)", path,
+			                      h.descr_len > 60 ? 60 : (int)h.descr_len, h.descr);
+		}
+	}
 	free(text); /* h.descr points into text: not used below */
 	if (status != QS_OK)
 		return status;
 
-	if (h.rank > QS_MAX_RANK)
-		return qs_error_set(QS_EFORMAT, "'%s': unsupported rank %d (qscope reads up to %d dimensions)", path,
-		                    h.rank, QS_MAX_RANK);
-	size_t elem_size = qs_elem_size(npy->elem);
-	if (h.shape_overflow || !qs_shape_count(h.rank, h.shape, &npy->n) || npy->n > SIZE_MAX / elem_size ||
-	    npy->n > SIZE_MAX / sizeof(double))
-		return qs_error_set(QS_EFORMAT, "'%s': shape overflows (more elements than can be addressed)", path);
-	npy->rank = h.rank;
-	memcpy(npy->shape, h.shape, sizeof npy->shape);
-	npy->fortran = h.fortran;
+	size_t elem_size = info->skip ? other_size : qs_elem_size(info->elem);
+	size_t n;
+	if (info->skip) {
+		/* Another dtype: checked only as far as a simple type code allows. */
+		if (elem_size == 0 || h.shape_overflow || h.rank > QS_MAX_RANK || !qs_shape_count(h.rank, h.shape, &n) ||
+		    n > SIZE_MAX / elem_size)
+			return QS_OK;
+	} else {
+		if (h.rank > QS_MAX_RANK)
+			return qs_error_set(QS_EFORMAT, "'%s': unsupported rank %d (qscope reads up to %d dimensions)", path,
+			                    h.rank, QS_MAX_RANK);
+		if (h.shape_overflow || !qs_shape_count(h.rank, h.shape, &n) || n > SIZE_MAX / elem_size ||
+		    n > SIZE_MAX / sizeof(double))
+			return qs_error_set(QS_EFORMAT, "'%s': shape overflows (more elements than can be addressed)", path);
+		info->n = n;
+		info->rank = h.rank;
+		memcpy(info->shape, h.shape, sizeof info->shape);
+		info->fortran = h.fortran;
+	}
 
-	size_t need = npy->n * elem_size;
+	size_t need = n * elem_size;
 	size_t have = file_size - data_offset;
 	if (have < need)
 		return qs_error_set(QS_EFORMAT, "'%s': truncated data (expected %zu bytes, found %zu)", path, need, have);
@@ -365,11 +389,12 @@ static int qs_npy_open(const char *path, const struct qs_load_opts *opts, void *
 		return qs_error_set(QS_ENOMEM, "'%s': out of memory", path);
 	}
 	int status;
+	size_t file_size;
 	npy->f = fopen(path, "rb");
 	if (!npy->f)
 		status = qs_error_set(QS_EIO, "'%s': cannot open: %s", path, strerror(errno));
-	else
-		status = qs_npy_read_header(npy);
+	else if ((status = qs_file_size(npy->f, path, &file_size)) == QS_OK)
+		status = qs_npy_read_header(npy->f, file_size, path, false, &npy->info);
 	if (status != QS_OK) {
 		qs_npy_close(npy);
 		return status;
@@ -402,6 +427,20 @@ static void qs_npy_fortran_to_c(int rank, const size_t *shape, size_t n, const d
 	}
 }
 
+int qs_npy_read_data(FILE *f, const char *path, const struct qs_npy_info *info, double *dst)
+{
+	if (!info->fortran || info->rank < 2)
+		return qs_elem_read(f, path, info->elem, info->big_endian, info->n, dst);
+	double *tmp = malloc((info->n ? info->n : 1) * sizeof *tmp);
+	if (!tmp)
+		return qs_error_set(QS_ENOMEM, "'%s': out of memory", path);
+	int status = qs_elem_read(f, path, info->elem, info->big_endian, info->n, tmp);
+	if (status == QS_OK)
+		qs_npy_fortran_to_c(info->rank, info->shape, info->n, tmp, dst);
+	free(tmp);
+	return status;
+}
+
 static int qs_npy_next(void *state, struct qs_tensor **out)
 {
 	struct qs_npy *npy = state;
@@ -413,27 +452,14 @@ static int qs_npy_next(void *state, struct qs_tensor **out)
 	size_t name_len = strlen(npy->path) + 1;
 	char *name = malloc(name_len);
 	struct qs_tensor *t = NULL;
-	double *tmp = NULL;
-	int status = QS_OK;
 	if (name) {
 		qs_path_stem(npy->path, name, name_len);
-		t = qs_tensor_alloc(name, qs_elem_name(npy->elem), npy->rank, npy->shape);
+		t = qs_tensor_alloc(name, qs_elem_name(npy->info.elem), npy->info.rank, npy->info.shape);
+		free(name);
 	}
-	if (!t) {
-		status = qs_error_set(QS_ENOMEM, "'%s': out of memory", npy->path);
-		goto out;
-	}
-	bool transpose = npy->fortran && npy->rank > 1;
-	if (transpose && !(tmp = malloc((npy->n ? npy->n : 1) * sizeof *tmp))) {
-		status = qs_error_set(QS_ENOMEM, "'%s': out of memory", npy->path);
-		goto out;
-	}
-	status = qs_elem_read(npy->f, npy->path, npy->elem, npy->big_endian, npy->n, transpose ? tmp : t->data);
-	if (status == QS_OK && transpose)
-		qs_npy_fortran_to_c(npy->rank, npy->shape, npy->n, tmp, t->data);
-out:
-	free(name);
-	free(tmp);
+	if (!t)
+		return qs_error_set(QS_ENOMEM, "'%s': out of memory", npy->path);
+	int status = qs_npy_read_data(npy->f, npy->path, &npy->info, t->data);
 	if (status != QS_OK) {
 		qs_tensor_free(t);
 		return status;
