@@ -35,23 +35,23 @@
  * Evaluation (O(n) for the histogram, then O(L) per candidate instead of O(i)): prefix sums over the bins give, for
  * any run of bins [j, e), its mass, its number of non-empty bins and its Σ P log P (over the non-empty bins) as
  * differences. Per level, with q = mass / nonempty the value Q gives each of its non-empty bins,
- *   Σ_{P_k>0} P_k log(P_k / q) = Σ P_k log P_k − mass·log(mass / nonempty),
- * one log per level; the last level [j, i) gets the outliers n − count[i] added to its mass and P[i-1] replaced
- * by P[i-1] + outliers in its Σ P log P (and counted as non-empty). KL = Σ_levels / n: p = P/n and q = Q/n only
- * shift every level's term by mass·log n, which cancels. Exactness of the comparisons:
+ *   Σ_{P_k>0} P_k log(P_k / q) = Σ P_k log P_k - mass·log(mass / nonempty),
+ * one log per level; the last level [j, i) gets the outliers n - count[i] added to its mass and P[i-1] replaced
+ * by P[i-1] + outliers in its Σ P log P (and counted as non-empty). KL = (Σ over levels) / n, as p/q = P/Q.
+ * Exactness of the comparisons:
  *   - the Σ P log P prefix sums are kept in 64-bit fixed point (each bin's P log P rounded once to a grid of
  *     2^-61·n·log n), so a level's sum is exact and depends only on its bins, not on where the prefix starts;
- *   - a level with one non-empty bin contributes exactly 0 (Q = P there) and is skipped;
+ *   - a level with at most one non-empty bin contributes exactly 0 (Q = P there) and is not evaluated;
  *   - a level's term depends only on its first bin and width, and neighbouring candidates share most levels, so
  *     terms are cached by (first bin, width) — a lookup returns exactly what recomputing would;
  *   - KLs that are equal in exact arithmetic (common in sparse or discrete data: small groups, repeated values)
  *     can still come out a few ulps apart (a level split differently, terms summed in another order), which
  *     would break the tie rule at random. So i* is the largest i whose KL is within tol = 64·DBL_EPSILON·(1 + log n)
  *     of the smallest KL: above the rounding error of a KL (a few DBL_EPSILON·log n: every level term is at most
- *     mass·log n), far below the KL differences of distinct candidates in practice.
- * NOTE the level split as implemented: level lev holds bins [floor(lev·i/L), floor((lev+1)·i/L)), i.e. bin j is in
- * level ceil((j+1)·L/i) − 1. That is floor(j·L/i) when L divides i, but not otherwise (floor(j·L/i) would be
- * [ceil(lev·i/L), ceil((lev+1)·i/L))); kept as is so that results do not change.
+ *     mass·log n), far below the KL differences of distinct candidates in practice. (The former O(i)-per-candidate
+ *     evaluation broke such ties by rounding in up to ~0.5% of small float groups, more on discrete data; see
+ *     test_entropy_ties.)
+ * The level split: bin j is in level floor(j·L/i), i.e. level lev holds bins [ceil(lev·i/L), ceil((lev+1)·i/L)).
  *
  * Where this differs from TensorRT (the GTC 2017 slides' pseudo-code, and its open implementation
  * pytorch-quantization's calib/histogram.py _compute_amax_entropy):
@@ -134,21 +134,24 @@ static double kl_at(struct entropy_hist *h, size_t i, size_t levels)
 {
 	double outliers = h->count[QS_ENTROPY_BINS] - h->count[i];
 	double kl = 0.0;
-	/* this level is bins [j, end), end = floor((lev + 1)·i / levels) = (lev + 1)·width + floor((lev + 1)·rem /
-	 * levels), stepped without a division: frac = (lev + 1)·rem mod levels */
-	size_t j = 0, width = i / levels, rem = i % levels, frac = 0;
+	/* this level is bins [j, end) with end = ceil((lev + 1)·i / levels), so that bin k is in level
+	 * floor(k·levels / i); stepped without a division: fl = floor((lev + 1)·i / levels) = (lev + 1)·width +
+	 * floor((lev + 1)·rem / levels), frac = (lev + 1)·rem mod levels, and the ceiling adds one when frac != 0 */
+	size_t j = 0, fl = 0, width = i / levels, rem = i % levels, frac = 0;
 	for (size_t lev = 0; lev < levels; lev++) {
-		size_t end = j + width;
+		fl += width;
 		frac += rem;
 		if (frac >= levels) {
 			frac -= levels;
-			end++;
+			fl++;
 		}
+		size_t end = fl + (frac != 0);
 		if (end == i && outliers > 0.0) { /* the last kept bin P[i-1] also holds the outliers */
 			double p = h->hist[i - 1] + outliers;
+			int64_t last = h->plogp[i] - h->plogp[i - 1]; /* P[i-1] log P[i-1], replaced by p log p */
+			int64_t plogp = h->plogp[end] - h->plogp[j] - last + to_fixed(h, p * log(p));
 			kl += level_term(h, h->count[end] - h->count[j] + outliers,
-					 h->nonempty[end] - h->nonempty[j] + (h->hist[i - 1] == 0.0),
-					 h->plogp[end] - h->plogp[j] - (h->plogp[i] - h->plogp[i - 1]) + to_fixed(h, p * log(p)));
+					 h->nonempty[end] - h->nonempty[j] + (h->hist[i - 1] == 0.0), plogp);
 		} else {
 			kl += plain_level_term(h, j, end);
 		}

@@ -272,6 +272,28 @@ START_TEST(test_entropy)
 }
 END_TEST
 
+/* Ties in exact arithmetic go to the largest i even where rounding would split them. |x| in {0, ..., 9, 14} with
+ * uneven counts: |x| = k lands in bin floor(k·2048/14), 146 bins apart, so from b = 5 (L = 16, levels 128 bins wide)
+ * up every level at i = 2048 holds at most one non-empty bin and KL = 0 there; many smaller i have KL = 0 too (all
+ * the outliers in one bin on their own level), and the rule picks i = 2048: T = A. Evaluated naively, the zero at
+ * i = 439 (P[i-1] holds |x| = 3 plus the outliers) comes out a few ulps negative and wins (T = 3.0). */
+START_TEST(test_entropy_ties)
+{
+	static const int cnt[15] = {8, 13, 15, 17, 18, 7, 6, 6, 1, 3, 0, 0, 0, 0, 1};
+	double x[95];
+	size_t n = 0;
+	for (int k = 0; k < 15; k++)
+		for (int c = 0; c < cnt[k]; c++)
+			x[n++] = (c % 2 ? -1.0 : 1.0) * k;
+	for (int b = 5; b <= 10; b++) {
+		struct qs_quantizer q = {.bits = b, .is_signed = true};
+		double lo, hi;
+		clip("entropy", x, n, &q, &lo, &hi);
+		ck_assert_msg(hi == 14.0 && lo == -14.0, "b=%d: [%.17g, %.17g], expected [-14, 14]", b, lo, hi);
+	}
+}
+END_TEST
+
 /* ---- the N(0,1) / Laplace(1) expected-error oracle (closed forms per cell) ---------------------------------- */
 
 /* ∫_a^b (z - c)² φ(z) dz (a may be -inf, b +inf): (1 + c²)[Φ]_a^b - [zφ]_a^b + 2c[φ]_a^b. */
@@ -519,6 +541,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("entropy");
 	tcase_add_test(tc, test_entropy);
+	tcase_add_test(tc, test_entropy_ties);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("aciq");
 	tcase_add_loop_test(tc, test_aciq_model, 0, (int)(sizeof aciq_bits / sizeof *aciq_bits));
