@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "output/plots.h"
 #include "output/recommend_csv.h"
 #include "util/qs_error.h"
 
@@ -69,7 +70,8 @@ static void print_summary(const struct qs_recommendation *rec, const struct qs_t
 	free(chosen);
 }
 
-int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pts, const struct qs_target *target)
+int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pts, const struct qs_target *target,
+				bool plots)
 {
 	struct qs_recommendation rec;
 	int rc = qs_recommend(pts, target, &rec);
@@ -81,6 +83,8 @@ int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pt
 		qs_recommend_csv_write(f, &rec);
 		rc = qs_stage_fclose(stage, f);
 	}
+	if (rc == QS_OK && plots)
+		rc = qs_plots_write(stage, pts, &rec);
 	if (rc == QS_OK)
 		print_summary(&rec, target);
 	qs_recommendation_free(&rec);
@@ -130,7 +134,7 @@ int qs_cli_recommend(int argc, char **argv)
 		rc = qs_stage_open(dir, &stage);
 	}
 	if (rc == QS_OK)
-		rc = qs_cli_write_recommendation(stage, &pts, &target);
+		rc = qs_cli_write_recommendation(stage, &pts, &target, false);
 	if (rc == QS_OK) {
 		rc = qs_stage_commit(stage);
 		stage = NULL;

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "output/csv.h"
+#include "output/plots.h"
 #include "output/qparams.h"
 #include "output/stage.h"
 #include "sweep/sweep.h"
@@ -47,6 +48,7 @@ static const char sweep_help[] =
 	"      --dtype T            read inputs as raw binaries of f32 | f64 | f16 | bf16\n"
 	"      --shape D0,D1,...    shape of raw binaries (default: 1-D)\n"
 	"      --big-endian         raw binaries are big-endian (default: little-endian)\n"
+	"      --no-plots           no charts (default: .dat/.gp under OUT/plots/, rendered to PNG by gnuplot)\n"
 	"  -j, --jobs N             threads (default: all cores); output is identical for every N\n"
 	"  -q, --quiet              no progress display\n"
 	"  -h, --help               this help\n"
@@ -66,7 +68,7 @@ struct sweep_opts {
 	struct qs_filter filter;
 	struct qs_target target;
 	const char *outdir;
-	bool save_qparams, quiet, want_signed, want_unsigned;
+	bool save_qparams, quiet, want_signed, want_unsigned, plots;
 };
 
 /* Parses a list of names into booleans: names[0] -> false, names[1] -> true. */
@@ -113,7 +115,7 @@ static int one_rounding(const char *s, void *dst) { return qs_rounding_parse(s, 
 static int one_profile(const char *s, void *dst) { return qs_profile_parse(s, dst); }
 
 enum { OPT_SIGNED = 256, OPT_UNSIGNED, OPT_POW2, OPT_ROUNDING, OPT_SEED, OPT_PROFILE, OPT_SAVE_QPARAMS,
-       OPT_SKIP_NONFINITE, OPT_DTYPE, OPT_SHAPE, OPT_BIG_ENDIAN };
+       OPT_SKIP_NONFINITE, OPT_DTYPE, OPT_SHAPE, OPT_BIG_ENDIAN, OPT_NO_PLOTS };
 
 static const struct option sweep_long_opts[] = {
 	{"output", required_argument, NULL, 'o'},
@@ -138,6 +140,7 @@ static const struct option sweep_long_opts[] = {
 	{"shape", required_argument, NULL, OPT_SHAPE},
 	{"big-endian", no_argument, NULL, OPT_BIG_ENDIAN},
 	{"jobs", required_argument, NULL, 'j'},
+	{"no-plots", no_argument, NULL, OPT_NO_PLOTS},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -224,6 +227,7 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 		case OPT_SHAPE: rc = qs_cli_parse_shape(optarg, &o->load); break;
 		case OPT_BIG_ENDIAN: o->load.big_endian = true; break;
 		case 'j': rc = set_jobs(optarg); break;
+		case OPT_NO_PLOTS: o->plots = false; break;
 		case 'q': o->quiet = true; break;
 		case 'h': printf(sweep_help, qs_calib_names()); return -1;
 		case ':': rc = qs_error_set(QS_EUSAGE, "option '%s' needs a value", argv[optind - 1]); break;
@@ -340,6 +344,22 @@ static void show_progress(struct sink *s, size_t tensors, const char *name, bool
 		fputc('\n', stderr);
 }
 
+/* Renders the committed charts (OUT/plots/NAME.gp) to PNG; a missing gnuplot is a warning, not a failure. */
+static int render_plots(const char *outdir)
+{
+	char dir[4200], warning[512] = "";
+	static const char *const formats[] = {"png"};
+	snprintf(dir, sizeof dir, "%s/plots", outdir);
+	int rc = qs_plots_prune(dir);
+	if (rc == QS_OK)
+		rc = qs_plots_render(dir, formats, 1, warning, sizeof warning);
+	if (rc == QS_OK && warning[0])
+		fprintf(stderr, "qscope: warning: %s\n", warning);
+	if (rc == QS_OK)
+		printf("%s/\tcharts (qscope plot %s re-renders them)\n", dir, outdir);
+	return rc;
+}
+
 /* Streams every selected tensor of every input through the sweep. */
 static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, struct sink *s, size_t *n_tensors)
 {
@@ -367,7 +387,7 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 
 int qs_cli_sweep(int argc, char **argv)
 {
-	struct sweep_opts o = {.load = {.rank = -1}, .target = {QS_TARGET_REL, QS_TARGET_DEFAULT_REL}};
+	struct sweep_opts o = {.load = {.rank = -1}, .target = {QS_TARGET_REL, QS_TARGET_DEFAULT_REL}, .plots = true};
 	struct qs_inputs in = {0};
 	struct qs_stage *stage = NULL;
 	struct sink s = {0};
@@ -407,13 +427,15 @@ int qs_cli_sweep(int argc, char **argv)
 	if (rc == QS_OK)
 		rc = rc_close;
 	if (rc == QS_OK)
-		rc = qs_cli_write_recommendation(stage, &s.points, &o.target);
+		rc = qs_cli_write_recommendation(stage, &s.points, &o.target, o.plots);
 	if (rc == QS_OK) {
 		rc = qs_stage_commit(stage);
 		stage = NULL;
 	}
 	if (rc == QS_OK)
 		printf("\n%s/sweep.csv\t%zu rows, %zu tensors\n%s/recommend.csv\n", outdir, s.rows, n_tensors, outdir);
+	if (rc == QS_OK && o.plots)
+		rc = render_plots(outdir);
 out:
 	qs_stage_abort(stage);
 	qs_qparams_saver_free(&s.saver);

@@ -16,6 +16,9 @@ static const struct qs_format *const qs_formats[] = {
 	&qs_format_npz,
 	&qs_format_safetensors,
 	&qs_format_raw,
+#ifdef HAVE_ONNX
+	&qs_format_onnx,
+#endif
 };
 
 struct qs_source {
@@ -55,7 +58,8 @@ int qs_source_open(const char *path, const struct qs_load_opts *opts, struct qs_
 		}
 	}
 	if (!format)
-		return qs_error_set(QS_EFORMAT, "'%s': unknown file format (expected .npy, or raw data with --dtype)",
+		return qs_error_set(QS_EFORMAT,
+				    "'%s': unknown file format (expected .npy, .npz, .safetensors, .onnx, or raw data with --dtype)",
 		                    path);
 
 	struct qs_source *src = calloc(1, sizeof *src);

@@ -32,6 +32,9 @@ extern const struct qs_format qs_format_npy;
 extern const struct qs_format qs_format_npz;
 extern const struct qs_format qs_format_safetensors;
 extern const struct qs_format qs_format_raw;
+#ifdef HAVE_ONNX
+extern const struct qs_format qs_format_onnx;
+#endif
 
 /* An open input file and the format reading it. */
 struct qs_source;

@@ -175,7 +175,8 @@ int qs_groups_build(const struct qs_tensor *t, const struct qs_granularity *g, b
 	memset(out, 0, sizeof *out);
 	int axis = 0;
 	if (g->kind != QS_GRAN_TENSOR) {
-		axis = g->axis == QS_AXIS_DEFAULT ? (g->kind == QS_GRAN_CHANNEL ? 0 : t->rank - 1) : g->axis;
+		int channel_default = t->channel_axis >= 0 ? t->channel_axis : 0; /* the consumer's, when a model says */
+		axis = g->axis == QS_AXIS_DEFAULT ? (g->kind == QS_GRAN_CHANNEL ? channel_default : t->rank - 1) : g->axis;
 		if (axis < 0)
 			axis += t->rank;
 		if (axis < 0 || axis >= t->rank) {

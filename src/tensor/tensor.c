@@ -42,6 +42,7 @@ struct qs_tensor *qs_tensor_alloc(const char *name, const char *dtype, int rank,
 		t->shape[i] = shape[i];
 	t->n = n;
 	t->owns_data = true;
+	t->channel_axis = -1;
 	return t;
 }
 

@@ -15,6 +15,8 @@ struct qs_tensor {
 	size_t n;                   /* product of shape (1 for rank 0) */
 	double *data;               /* n values, C order */
 	bool owns_data;             /* true: data is freed with the tensor */
+	char consumer[32];          /* op type of the node that consumes it in a model ("Conv"), "" if unknown */
+	int channel_axis;           /* its output-channel axis for that op (Conv 0, MatMul B 1, ...), -1 if unknown */
 };
 
 /* Allocates a tensor with room for its n values (uninitialised). Returns NULL on allocation failure or when the

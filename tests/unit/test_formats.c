@@ -273,7 +273,7 @@ static const struct bad_case bad_cases[] = {
 	{"bad_overflow_dim.npy", NULL, -1, {0}, QS_EFORMAT, "overflow"},
 	{"empty.npy", NULL, -1, {0}, QS_EFORMAT, "empty file"},
 	{"bad_unknown.dat", NULL, -1, {0}, QS_EFORMAT,
-	 "unknown file format (expected .npy, or raw data with --dtype)"},
+	 "unknown file format (expected .npy, .npz, .safetensors, .onnx, or raw data with --dtype)"},
 	{"raw_mismatch.f32", "f32", 4, {64, 3, 3, 3}, QS_EFORMAT,
 	 "size mismatch (shape 64x3x3x3 of f32 needs 6912 bytes, file has 6900)"},
 	{"raw_odd.f32", "f32", -1, {0}, QS_EFORMAT, "size mismatch"},

@@ -1,0 +1,329 @@
+/* Chart files on hand-made sweep points, parsed back: the .dat numbers are the points' own, the Pareto frontier is the
+ * one worked out by hand below, tensor names with quotes are escaped in scripts and data, stale charts are pruned,
+ * and (when gnuplot is on PATH) every script renders. */
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "output/plots.h"
+#include "util/qs_error.h"
+
+static struct qs_rec_points pts;
+static struct qs_recommendation rec;
+static char tmp[64], out[96], plots[128];
+
+/* A sweep point; the sqnr follows rel, rel_round completes rel² = rel_clip² + rel_round². */
+static void add(const char *tensor, int bits, const char *gran, const char *calib, double m, double scale, double rel,
+		double rel_clip, double eff_bits)
+{
+	struct qs_rec_point p = {0};
+	p.tensor = strdup(tensor);
+	p.shape = strdup("8x4");
+	p.qparams = strdup("");
+	ck_assert(p.tensor && p.shape && p.qparams);
+	p.n = 32;
+	p.bits = bits;
+	p.is_signed = 1;
+	snprintf(p.range, sizeof p.range, "full");
+	snprintf(p.scheme, sizeof p.scheme, "sym");
+	snprintf(p.granularity, sizeof p.granularity, "%s", gran);
+	snprintf(p.calib, sizeof p.calib, "%s", calib);
+	snprintf(p.profile, sizeof p.profile, "default");
+	snprintf(p.rounding, sizeof p.rounding, "even");
+	p.multiplier = m;
+	p.scale = scale;
+	p.rel = rel;
+	p.rel_clip = rel_clip;
+	p.rel_round = sqrt(rel * rel - rel_clip * rel_clip);
+	p.sqnr_db = -20.0 * log10(rel);
+	p.eff_bits = eff_bits;
+	p.worst_group_rel = rel;
+	ck_assert_int_eq(qs_rec_points_push(&pts, &p), QS_OK);
+}
+
+/* Tensor A (name with a single quote): 4-bit per-tensor curves of two calibrators over three multipliers, and an
+ * 8-bit per-tensor point; nothing meets 0.02 at 4 bits, so A's recommendation is 8-bit per-tensor (8.03 bits) and
+ * the error-vs-scale chart shows the per-tensor family (4 and 8 bits).
+ * Tensor B (name with a double quote): six configurations at m = 1, one calibrator, for the Pareto frontier:
+ *   eff_bits  rel    config         on the frontier?
+ *   2.03      0.30   2-bit tensor   yes (cheapest)
+ *   2.5       0.25   2-bit channel  yes (0.25 < 0.30)
+ *   3.03      0.12   3-bit tensor   yes
+ *   3.5       0.13   3-bit channel  no: 3.03 is cheaper and better
+ *   4.03      0.05   4-bit tensor   yes
+ *   4.5       0.055  4-bit channel  no: 4.03 is cheaper and better */
+static void setup(void)
+{
+	memset(&pts, 0, sizeof pts);
+	static const double m[3] = {0.8, 0.9, 1.0};
+	static const double rel_mm[3] = {0.0713, 0.0521, 0.0587}, clip_mm[3] = {0.0602, 0.0307, 0.0};
+	static const double rel_mse[3] = {0.0698, 0.0544, 0.0499}, clip_mse[3] = {0.0611, 0.0402, 0.0218};
+	for (int i = 0; i < 3; i++)
+		add("conv'1", 4, "tensor", "minmax", m[i], 0.2385 * m[i], rel_mm[i], clip_mm[i], 4.03);
+	for (int i = 0; i < 3; i++)
+		add("conv'1", 4, "tensor", "mse", m[i], 0.1917 * m[i], rel_mse[i], clip_mse[i], 4.03);
+	add("conv'1", 8, "tensor", "minmax", 1.0, 0.01413, 0.00371, 0.0, 8.03);
+	add("p\"q", 2, "tensor", "minmax", 1.0, 0.5, 0.30, 0.1, 2.03);
+	add("p\"q", 2, "channel", "minmax", 1.0, 0.5, 0.25, 0.1, 2.5);
+	add("p\"q", 3, "tensor", "minmax", 1.0, 0.25, 0.12, 0.05, 3.03);
+	add("p\"q", 3, "channel", "minmax", 1.0, 0.25, 0.13, 0.05, 3.5);
+	add("p\"q", 4, "tensor", "minmax", 1.0, 0.125, 0.05, 0.01, 4.03);
+	add("p\"q", 4, "channel", "minmax", 1.0, 0.125, 0.055, 0.01, 4.5);
+	struct qs_target t = {QS_TARGET_REL, 0.02};
+	ck_assert_int_eq(qs_recommend(&pts, &t, &rec), QS_OK);
+	snprintf(tmp, sizeof tmp, "/tmp/qs-test-plots-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	snprintf(out, sizeof out, "%s/out", tmp);
+	snprintf(plots, sizeof plots, "%s/plots", out);
+	struct qs_stage *st;
+	ck_assert_int_eq(qs_stage_open(out, &st), QS_OK);
+	ck_assert_int_eq(qs_plots_write(st, &pts, &rec), QS_OK);
+	ck_assert_int_eq(qs_stage_commit(st), QS_OK);
+}
+
+static void rm_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+				char sub[1024];
+				snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+				rm_tree(sub);
+			}
+		closedir(d);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
+static void teardown(void)
+{
+	qs_recommendation_free(&rec);
+	qs_rec_points_free(&pts);
+	ck_assert_msg(strncmp(tmp, "/tmp/qs-test-plots-", 19) == 0, "refusing to remove '%s'", tmp);
+	rm_tree(tmp);
+}
+
+static char *slurp(const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", plots, name);
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "missing %s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	s[n] = '\0';
+	fclose(f);
+	return s;
+}
+
+/* The numeric rows of a gnuplot .dat: up to 8 leading numbers per row and the gnuplot index (block) of each. */
+struct rows {
+	double v[64][8];
+	int nv[64], block[64];
+	char text[64][128]; /* the first quoted field, "" if none */
+	int n;
+};
+
+static void parse_dat(const char *name, struct rows *r)
+{
+	char *s = slurp(name), *save = NULL;
+	memset(r, 0, sizeof *r);
+	int block = 0, blanks = 0;
+	for (char *line = s; line; line = save) {
+		save = strchr(line, '\n');
+		if (save)
+			*save++ = '\0';
+		if (line[0] == '#')
+			continue;
+		if (line[0] == '\0') {
+			blanks++;
+			continue;
+		}
+		if (blanks >= 2 && r->n > 0)
+			block++;
+		blanks = 0;
+		ck_assert_int_lt(r->n, 64);
+		char *p = line, *end;
+		int k = 0;
+		while (k < 8) {
+			double v = strtod(p, &end);
+			if (end == p)
+				break;
+			r->v[r->n][k++] = v;
+			p = end;
+		}
+		char *q = strchr(p, '"');
+		if (q) {
+			char *e = strchr(q + 1, '"');
+			ck_assert_ptr_nonnull(e);
+			snprintf(r->text[r->n], sizeof r->text[r->n], "%.*s", (int)(e - q - 1), q + 1);
+		}
+		r->nv[r->n] = k;
+		r->block[r->n++] = block;
+	}
+	free(s);
+}
+
+START_TEST(test_scale_dat_is_the_points)
+{
+	struct rows r;
+	parse_dat("conv_1.err_vs_scale.dat", &r);
+	/* blocks: 4-bit minmax, 4-bit mse, 8-bit minmax (sorted by bits, then calibrator name) */
+	ck_assert_int_eq(r.n, 7);
+	size_t k = 0;
+	for (size_t i = 0; i < pts.n; i++) {
+		const struct qs_rec_point *p = &pts.p[i];
+		if (strcmp(p->tensor, "conv'1"))
+			continue;
+		/* points were added in the order the chart sorts them */
+		ck_assert_int_eq(r.nv[k], 5);
+		ck_assert(r.v[k][0] == p->multiplier && r.v[k][1] == p->scale && r.v[k][2] == p->rel_clip &&
+			  r.v[k][3] == p->rel_round && r.v[k][4] == p->rel);
+		ck_assert_int_eq(r.block[k], k < 3 ? 0 : k < 6 ? 1 : 2);
+		k++;
+	}
+	ck_assert_uint_eq(k, 7);
+	/* best points: 4-bit minmax m=0.9 (0.0521), mse m=1.0 (0.0499), optimum mse; 8-bit minmax and optimum */
+	parse_dat("conv_1.err_vs_scale.best.dat", &r);
+	ck_assert_int_eq(r.n, 5);
+	ck_assert(r.v[0][0] == 0.9 && r.v[0][2] == 0.0521 && strcmp(r.text[0], "minmax") == 0);
+	ck_assert(r.v[1][0] == 1.0 && r.v[1][2] == 0.0499 && strcmp(r.text[1], "mse") == 0);
+	ck_assert(r.v[2][0] == 1.0 && r.v[2][2] == 0.0499 && strcmp(r.text[2], "mse") == 0 && r.block[2] == 0);
+	ck_assert(r.v[3][2] == 0.00371 && r.v[4][2] == 0.00371 && r.block[4] == 1);
+}
+END_TEST
+
+START_TEST(test_pareto_frontier)
+{
+	struct rows r;
+	parse_dat("p_q.pareto.dat", &r);
+	/* blocks: channel (3 points), tensor (3 points), frontier, recommended */
+	static const double front[4][2] = {{2.03, 0.30}, {2.5, 0.25}, {3.03, 0.12}, {4.03, 0.05}};
+	int n_front = 0, n_all = 0;
+	for (int i = 0; i < r.n; i++) {
+		if (r.block[i] <= 1) {
+			n_all++;
+			continue;
+		}
+		if (r.block[i] == 2) {
+			ck_assert_int_lt(n_front, 4);
+			ck_assert(r.v[i][0] == front[n_front][0] && r.v[i][1] == front[n_front][1]);
+			n_front++;
+		} else {
+			/* nothing meets 0.02: the lowest rel, 4-bit tensor, is recommended */
+			ck_assert(r.v[i][0] == 4.03 && r.v[i][1] == 0.05 && r.v[i][2] == 4.0);
+		}
+	}
+	ck_assert_int_eq(n_all, 6);
+	ck_assert_int_eq(n_front, 4);
+	/* error vs bits: per family the best rel at 2, 3, 4 bits */
+	parse_dat("p_q.err_vs_bits.dat", &r);
+	ck_assert_int_eq(r.n, 7);
+	ck_assert(r.v[0][0] == 2 && r.v[0][1] == 0.25 && r.v[0][2] == 2.5 && r.block[0] == 0);
+	ck_assert(r.v[5][0] == 4 && r.v[5][1] == 0.05 && r.block[5] == 1);
+}
+END_TEST
+
+START_TEST(test_names_escaped)
+{
+	char *gp = slurp("conv_1.err_vs_scale.gp");
+	ck_assert_ptr_nonnull(strstr(gp, "'tensor conv''1 (8x4)"));
+	ck_assert_ptr_nonnull(strstr(gp, "set output 'conv_1.err_vs_scale.'.fmt"));
+	free(gp);
+	gp = slurp("p_q.pareto.gp");
+	ck_assert_ptr_nonnull(strstr(gp, "'tensor p\"q (8x4)"));
+	free(gp);
+	/* data files have no escapes: the double quote becomes a single one inside "..." */
+	struct rows r;
+	parse_dat("model.sqnr_by_layer.dat", &r);
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_str_eq(r.text[0], "conv'1");
+	ck_assert_str_eq(r.text[1], "p'q");
+	ck_assert(fabs(r.v[0][1] - -20.0 * log10(0.00371)) < 1e-12);
+	/* ranked: worst first (p"q at 0.05, then conv'1 at 0.00371), y counting down */
+	parse_dat("model.ranked_error.dat", &r);
+	ck_assert_int_eq(r.n, 2);
+	ck_assert(r.v[0][0] == 2 && r.v[0][1] == 0.05 && r.v[0][3] == 0);
+	ck_assert(r.v[1][0] == 1 && r.v[1][1] == 0.00371 && r.v[1][3] == 1);
+	ck_assert_ptr_nonnull(strstr(r.text[0], "p'q"));
+}
+END_TEST
+
+START_TEST(test_manifest_and_prune)
+{
+	char **stems;
+	size_t n;
+	ck_assert_int_eq(qs_plots_stems(plots, &stems, &n), QS_OK);
+	ck_assert_uint_eq(n, 2 * 3 + 2);
+	ck_assert_str_eq(stems[0], "conv_1.err_vs_scale");
+	ck_assert_str_eq(stems[n - 1], "model.sqnr_by_layer");
+	qs_plots_stems_free(stems, n);
+	char stale[256], kept[256];
+	snprintf(stale, sizeof stale, "%s/old_tensor.pareto.png", plots);
+	snprintf(kept, sizeof kept, "%s/notes.txt", plots);
+	FILE *f = fopen(stale, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_ptr_nonnull(f = fopen(kept, "w"));
+	fclose(f);
+	ck_assert_int_eq(qs_plots_prune(plots), QS_OK);
+	ck_assert_int_ne(access(stale, F_OK), 0);
+	ck_assert_int_eq(access(kept, F_OK), 0);
+	char gp[256];
+	snprintf(gp, sizeof gp, "%s/p_q.pareto.gp", plots);
+	ck_assert_int_eq(access(gp, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_render)
+{
+	const char *formats[] = {"png"};
+	char warning[256];
+	int rc = qs_plots_render(plots, formats, 1, warning, sizeof warning);
+	ck_assert_msg(rc == QS_OK, "%s", qs_error_message());
+	if (warning[0]) {
+		ck_assert_ptr_nonnull(strstr(warning, "gnuplot not found"));
+		return;
+	}
+	char png[256];
+	snprintf(png, sizeof png, "%s/conv_1.err_vs_scale.png", plots);
+	struct stat sb;
+	ck_assert_int_eq(stat(png, &sb), 0);
+	ck_assert_int_gt(sb.st_size, 1000);
+	const char *bad[] = {"gif"};
+	ck_assert_int_eq(qs_plots_render(plots, bad, 1, warning, sizeof warning), QS_EUSAGE);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("plots");
+	TCase *tc = tcase_create("charts");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_scale_dat_is_the_points);
+	tcase_add_test(tc, test_pareto_frontier);
+	tcase_add_test(tc, test_names_escaped);
+	tcase_add_test(tc, test_manifest_and_prune);
+	tcase_add_test(tc, test_render);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
