@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""Benchmark: qscope's exact sweep against what a user would otherwise run, all measured in this one run.
+
+Usage: scripts/bench_sweep.py [--qscope build/qscope] [--n 16777216] [--points 200]
+
+Data: n float32 values from a Student-t(4) distribution (seeded). Baselines:
+  numpy loop   one float32 fake-quant pass per sweep point, clip and round error split (timed on a few points,
+               reported per point and scaled to the sweep's point count);
+  torch loop   torch.fake_quantize_per_tensor_affine per point (if python3-torch is installed), same way;
+  Histogram    torch.ao HistogramObserver, one approximate 8-bit calibration (2048 bins);
+  floor        np.dot(x, x): one plain pass over the data.
+qscope is timed as a whole process (load, sort, sweep, CSVs, recommendation; --no-plots) on all cores.
+torch baselines need Debian's python3-torch (not installed by scripts/install-deps.sh; skipped without it).
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def best_of(fn, repeat=3):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def numpy_point(x, scale, qmin, qmax):
+    v = np.rint(x / scale)
+    clipped = (v < qmin) | (v > qmax)
+    d = x - np.clip(v, qmin, qmax) * scale
+    d2 = d * d
+    return float(d2[clipped].sum(dtype=np.float64)), float(d2[~clipped].sum(dtype=np.float64))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--qscope", default=os.path.join(os.path.dirname(__file__), "..", "build", "qscope"))
+    ap.add_argument("--n", type=int, default=1 << 24)
+    ap.add_argument("--points", type=int, default=200)
+    ap.add_argument("--baseline-points", type=int, default=5)
+    args = ap.parse_args()
+
+    rng = np.random.default_rng(2385)
+    x = rng.standard_t(4, size=args.n).astype(np.float32)
+    amax = float(np.abs(x).max())
+    tmp = tempfile.mkdtemp(prefix="qscope-bench-")
+    path = os.path.join(tmp, "t4.npy")
+    np.save(path, x)
+    mults = np.linspace(0.05, 1.2, args.points)
+    print(f"data: {args.n} float32 Student-t(4) values, {args.points} multipliers, per-tensor symmetric")
+
+    floor = best_of(lambda: np.dot(x, x))
+    print(f"{'floor: np.dot(x, x)':44s} {floor * 1e3:10.2f} ms")
+
+    k = args.baseline_points
+    results = {}
+    for bits in (8, 4):
+        qmax = (1 << (bits - 1)) - 1
+        per = best_of(lambda: [numpy_point(x, m * amax / qmax, -qmax - 1, qmax) for m in mults[:k]], 1) / k
+        results[("numpy", bits)] = per * args.points
+        print(f"{f'numpy loop, {bits} bits ({k} points timed)':44s} {per * 1e3:10.2f} ms/point"
+              f" -> {per * args.points:8.2f} s for {args.points}")
+
+    try:
+        import torch
+        xt = torch.from_numpy(x)
+        for bits in (8, 4):
+            qmax = (1 << (bits - 1)) - 1
+            per = best_of(lambda: [torch.fake_quantize_per_tensor_affine(xt, float(m * amax / qmax), 0, -qmax - 1,
+                                                                          qmax) for m in mults[:k]], 1) / k
+            results[("torch", bits)] = per * args.points
+            print(f"{f'torch fake_quantize loop, {bits} bits':44s} {per * 1e3:10.2f} ms/point"
+                  f" -> {per * args.points:8.2f} s for {args.points}")
+        from torch.ao.quantization.observer import HistogramObserver
+
+        def hist():
+            obs = HistogramObserver(dtype=torch.qint8, qscheme=torch.per_tensor_symmetric)
+            obs(xt)
+            obs.calculate_qparams()
+        results["hist"] = best_of(hist, 1)
+        print(f"{'torch HistogramObserver, 8 bits (approx.)':44s} {results['hist'] * 1e3:10.2f} ms")
+    except ImportError:
+        print("torch not installed (python3-torch): torch baselines skipped")
+
+    def qscope(*extra):
+        out = os.path.join(tmp, "out")
+        cmd = [args.qscope, "sweep", path, "-q", "--no-plots", "-o", out, "-g", "tensor", *extra]
+        t = best_of(lambda: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL), 3)
+        return t
+
+    mspec = f"0.05:1.2:{args.points}"
+    print()
+    for bits in ("8", "4"):
+        t = qscope("-b", bits, "-m", mspec)
+        print(f"{f'qscope sweep, {bits} bits, {args.points} points':44s} {t * 1e3:10.2f} ms"
+              f"   {results[('numpy', int(bits))] / t:8.1f}x faster than the numpy loop"
+              + (f", {results[('torch', int(bits))] / t:6.1f}x than torch" if ("torch", int(bits)) in results else ""))
+    t = qscope("-b", "2-8", "-m", mspec)
+    print(f"{f'qscope sweep, bits 2-8, {args.points} points':44s} {t * 1e3:10.2f} ms   {t / floor:8.1f}x one plain pass")
+    t = qscope("-b", "8", "-m", "1", "-c", "mse")
+    line = f"{'qscope mse calibration, 8 bits (exact)':44s} {t * 1e3:10.2f} ms"
+    if "hist" in results:
+        line += f"   {results['hist'] / t:8.2f}x HistogramObserver's speed"
+    print(line)
+
+    # a 4096 x 4096 weight, per-channel, every calibrator, 8 and 4 bits, 50 multipliers
+    w = (rng.standard_t(4, size=(4096, 4096)) * rng.uniform(0.05, 1.0, size=(4096, 1))).astype(np.float32)
+    wpath = os.path.join(tmp, "w4096.npy")
+    np.save(wpath, w)
+    calibs = "minmax,percentile:99.99,mse,entropy,aciq:laplace,aciq:gauss"
+    cmd = [args.qscope, "sweep", wpath, "-q", "--no-plots", "-o", os.path.join(tmp, "out"), "-g", "channel",
+           "-b", "4,8", "-c", calibs, "-m", "0.5:1.2:50"]
+    t = best_of(lambda: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL), 1)
+    print(f"{'qscope 4096x4096 per-channel, 6 calibrators':44s} {t * 1e3:10.2f} ms"
+          f"   (2 bits x 6 calibrators x 50 multipliers x 4096 channels)")
+    per = best_of(lambda: [numpy_point(w[c], 0.01, -128, 127) for c in range(4096)], 1)
+    print(f"{'numpy: one 8-bit point over all 4096 channels':44s} {per * 1e3:10.2f} ms"
+          f"   -> {per * 2 * 6 * 50:8.2f} s for the same 600 points")
+    subprocess.run(["rm", "-rf", tmp], check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
