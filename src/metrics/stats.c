@@ -7,41 +7,43 @@
 
 #include <gsl/gsl_statistics_double.h>
 
+#include "../tensor/groups.h"
 #include "../util/qs_error.h"
 
-static void channel_spread(const struct qs_tensor *t, double *absmax, struct qs_stats *out)
+/* Spread of max|x| over the output channels: the groups of plain `channel` granularity (axis 0, or the axis of the
+ * op consuming the tensor when the format knows it), finite values only; channels without any are left out. */
+static int channel_spread(const struct qs_tensor *t, double *absmax, struct qs_stats *out)
 {
-	size_t channels = t->shape[0];
-	size_t per = channels ? t->n / channels : 0;
-	for (size_t c = 0; c < channels; c++) {
-		double m = NAN;
-		for (size_t i = 0; i < per; i++) {
-			double a = fabs(t->data[c * per + i]);
-			if (isfinite(a) && !(a <= m))
-				m = a;
-		}
-		absmax[c] = m;
-	}
-	/* channels without a finite value are left out of the spread */
+	struct qs_granularity g;
+	struct qs_groups gr;
+	qs_gran_parse("channel", &g);
+	int rc = qs_groups_build(t, &g, true, &gr);
+	if (rc)
+		return rc;
 	size_t k = 0;
-	for (size_t c = 0; c < channels; c++)
-		if (!isnan(absmax[c]))
-			absmax[k++] = absmax[c];
+	for (size_t c = 0; c < gr.count; c++) {
+		if (gr.offset[c + 1] == gr.offset[c])
+			continue;
+		double m = 0.0;
+		for (size_t i = gr.offset[c]; i < gr.offset[c + 1]; i++)
+			m = fmax(m, fabs(gr.values[i]));
+		absmax[k++] = m;
+	}
+	qs_groups_free(&gr);
 	out->has_channels = true;
 	out->ch_absmax_min = out->ch_absmax_median = out->ch_absmax_max = NAN;
 	if (k == 0)
-		return;
+		return QS_OK;
 	gsl_stats_minmax(&out->ch_absmax_min, &out->ch_absmax_max, absmax, 1, k);
 	out->ch_absmax_median = gsl_stats_median(absmax, 1, k); /* quickselect, reorders absmax */
+	return QS_OK;
 }
 
 int qs_stats_compute(const struct qs_tensor *t, struct qs_stats *out)
 {
 	memset(out, 0, sizeof *out);
 	out->n = t->n;
-	size_t cap = t->n;
-	if (t->rank >= 1 && t->shape[0] > cap)
-		cap = t->shape[0];
+	size_t cap = t->n; /* also holds one max|x| per channel: there are at most n non-empty channels */
 	double *buf = malloc((cap ? cap : 1) * sizeof *buf);
 	if (!buf)
 		return qs_error_set(QS_ENOMEM, "'%s': out of memory", t->name);
@@ -67,8 +69,7 @@ int qs_stats_compute(const struct qs_tensor *t, struct qs_stats *out)
 			out->kurtosis = gsl_stats_kurtosis_m_sd(buf, 1, n, out->mean, out->std);
 		}
 	}
-	if (t->rank >= 1)
-		channel_spread(t, buf, out);
+	int rc = t->rank >= 1 ? channel_spread(t, buf, out) : QS_OK;
 	free(buf);
-	return QS_OK;
+	return rc;
 }

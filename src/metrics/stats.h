@@ -14,7 +14,7 @@ struct qs_stats {
 	double absmax_over_std;  /* max|x| / std */
 	double kurtosis;         /* excess kurtosis, population: m4 / m2² - 3 (0 for a Gaussian) */
 	double frac_zero;        /* zeros / n */
-	bool has_channels;       /* rank >= 1: per-index max|x| along axis 0 below */
+	bool has_channels;       /* rank >= 1: per-channel max|x| (axis 0, or the consuming op's channel axis) below */
 	double ch_absmax_min, ch_absmax_median, ch_absmax_max;
 };
 

@@ -84,27 +84,13 @@ static void put_num(FILE *f, double v)
 
 /* ---- ordering ------------------------------------------------------------------------------------------------- */
 
-/* Same granularity, scheme, range, profile, rounding, signedness and pow2: everything but bits, calibrator, m. */
-static int cmp_family(const struct qs_rec_point *a, const struct qs_rec_point *b)
-{
-	int c;
-	if ((c = strcmp(a->granularity, b->granularity)) || (c = strcmp(a->scheme, b->scheme)) ||
-	    (c = strcmp(a->range, b->range)) || (c = strcmp(a->profile, b->profile)) ||
-	    (c = strcmp(a->rounding, b->rounding)))
-		return c;
-	if (a->is_signed != b->is_signed)
-		return a->is_signed > b->is_signed ? -1 : 1;
-	if (a->pow2 != b->pow2)
-		return a->pow2 < b->pow2 ? -1 : 1;
-	return 0;
-}
 
 static int cmp_point(const void *va, const void *vb)
 {
 	const struct qs_rec_point *a = *(const struct qs_rec_point *const *)va;
 	const struct qs_rec_point *b = *(const struct qs_rec_point *const *)vb;
 	int c;
-	if ((c = strcmp(a->tensor, b->tensor)) || (c = cmp_family(a, b)))
+	if ((c = strcmp(a->tensor, b->tensor)) || (c = qs_rec_cmp_family(a, b)))
 		return c;
 	if (a->bits != b->bits)
 		return a->bits < b->bits ? -1 : 1;
@@ -117,7 +103,7 @@ static int cmp_config_family_bits(const void *va, const void *vb)
 {
 	const struct qs_rec_config *a = *(const struct qs_rec_config *const *)va;
 	const struct qs_rec_config *b = *(const struct qs_rec_config *const *)vb;
-	int c = cmp_family(a->best, b->best);
+	int c = qs_rec_cmp_family(a->best, b->best);
 	if (c)
 		return c;
 	return (a->best->bits > b->best->bits) - (a->best->bits < b->best->bits);
@@ -264,10 +250,10 @@ static int write_err_vs_scale(struct qs_stage *st, const struct tensor_view *t)
 {
 	const struct qs_rec_point *rp = t->chosen->best;
 	size_t a = 0;
-	while (a < t->n_pts && cmp_family(t->pts[a], rp) != 0)
+	while (a < t->n_pts && qs_rec_cmp_family(t->pts[a], rp) != 0)
 		a++;
 	size_t b = a;
-	while (b < t->n_pts && cmp_family(t->pts[b], rp) == 0)
+	while (b < t->n_pts && qs_rec_cmp_family(t->pts[b], rp) == 0)
 		b++;
 	const char **calibs = malloc((b - a + 1) * sizeof *calibs);
 	if (!calibs)
@@ -511,7 +497,7 @@ static int write_err_vs_bits(struct qs_stage *st, const struct tensor_view *t, c
 	}
 	for (size_t i = 0; i < t->n_cfgs; i++) {
 		const struct qs_rec_point *p = cfgs[i]->best;
-		if (i == 0 || cmp_family(p, cfgs[i - 1]->best)) {
+		if (i == 0 || qs_rec_cmp_family(p, cfgs[i - 1]->best)) {
 			if (i > 0)
 				fputs("\n\n", dat);
 			family_label(p, labels[n_fam], sizeof labels[n_fam]);
@@ -612,7 +598,7 @@ static int write_pareto(struct qs_stage *st, const struct tensor_view *t, const 
 		return close_files(st, fs, 2, qs_error_set(QS_ENOMEM, "out of memory writing charts"));
 	for (size_t i = 0; i < t->n_cfgs; i++) {
 		const struct qs_rec_point *p = cfgs[i]->best;
-		if (i == 0 || cmp_family(p, cfgs[i - 1]->best)) {
+		if (i == 0 || qs_rec_cmp_family(p, cfgs[i - 1]->best)) {
 			if (i > 0)
 				fputs("\n\n", dat);
 			family_label(p, labels[n_fam], sizeof labels[n_fam]);

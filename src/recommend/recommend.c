@@ -89,11 +89,9 @@ struct keyed {
 	size_t tensor_rank, index;
 };
 
-static int cmp_config(const struct qs_rec_point *a, const struct qs_rec_point *b)
+int qs_rec_cmp_family(const struct qs_rec_point *a, const struct qs_rec_point *b)
 {
 	int c;
-	if (a->bits != b->bits)
-		return a->bits < b->bits ? -1 : 1;
 	if ((c = strcmp(a->granularity, b->granularity)) || (c = strcmp(a->scheme, b->scheme)) ||
 	    (c = strcmp(a->range, b->range)) || (c = strcmp(a->profile, b->profile)) ||
 	    (c = strcmp(a->rounding, b->rounding)))
@@ -103,6 +101,13 @@ static int cmp_config(const struct qs_rec_point *a, const struct qs_rec_point *b
 	if (a->pow2 != b->pow2)
 		return a->pow2 < b->pow2 ? -1 : 1;
 	return 0;
+}
+
+static int cmp_config(const struct qs_rec_point *a, const struct qs_rec_point *b)
+{
+	if (a->bits != b->bits)
+		return a->bits < b->bits ? -1 : 1;
+	return qs_rec_cmp_family(a, b);
 }
 
 static int cmp_keyed(const void *va, const void *vb)

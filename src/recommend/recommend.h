@@ -68,6 +68,9 @@ void qs_recommendation_free(struct qs_recommendation *rec);
  * across lines). Errors name the file and line. */
 int qs_sweep_csv_read(const char *path, struct qs_rec_points *pts);
 
+/* Orders points by every configuration axis except bits, calibrator and multiplier (0: the same family). */
+int qs_rec_cmp_family(const struct qs_rec_point *a, const struct qs_rec_point *b);
+
 /* Whether a point meets the target. */
 bool qs_target_met(const struct qs_target *t, const struct qs_rec_point *p);
 

@@ -57,6 +57,24 @@ START_TEST(test_channel_spread)
 }
 END_TEST
 
+/* A weight whose consumer puts output channels on axis 1 (e.g. ONNX MatMul B, [in, out]): the spread is over the
+ * columns: max|x| per column {2, 5, 3} -> min 2, median 3, max 5 (over rows it would be {5, 3}). */
+START_TEST(test_channel_axis_from_consumer)
+{
+	size_t shape[2] = {2, 3};
+	struct qs_tensor *t = qs_tensor_alloc("fc", "f32", 2, shape);
+	const double v[6] = {1, -5, 0.5, -2, 0.25, 3};
+	memcpy(t->data, v, sizeof v);
+	t->channel_axis = 1;
+	struct qs_stats st;
+	ck_assert_int_eq(qs_stats_compute(t, &st), QS_OK);
+	ck_assert_double_eq(st.ch_absmax_min, 2.0);
+	ck_assert_double_eq(st.ch_absmax_median, 3.0);
+	ck_assert_double_eq(st.ch_absmax_max, 5.0);
+	qs_tensor_free(t);
+}
+END_TEST
+
 /* Student-t samples: moments equal a plain two-pass computation written here. */
 START_TEST(test_brute_force_moments)
 {
@@ -110,6 +128,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_hand_values);
 	tcase_add_test(tc, test_channel_spread);
+	tcase_add_test(tc, test_channel_axis_from_consumer);
 	tcase_add_test(tc, test_brute_force_moments);
 	tcase_add_test(tc, test_scalar_and_constant);
 	suite_add_tcase(s, tc);
