@@ -19,10 +19,11 @@ int qs_cli_plot(int argc, char **argv);
 /* --target-rel / --target-sqnr, shared by sweep and recommend. */
 enum { QS_CLI_OPT_TARGET_REL = 512, QS_CLI_OPT_TARGET_SQNR };
 int qs_cli_parse_target(int opt, const char *arg, struct qs_target *t);
-/* Computes the recommendation of pts, stages OUT/recommend.csv (and the charts' .dat/.gp under OUT/plots/ when
- * `plots`) and prints the model summary on stdout. */
+/* Computes the recommendation of pts, stages OUT/recommend.csv (and, when `run_config` is not NULL, the charts'
+ * .dat/.gp under OUT/plots/ and OUT/report.md + report.html, which describe that command line) and prints the
+ * model summary on stdout. */
 int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pts, const struct qs_target *target,
-				bool plots);
+				const char *run_config);
 
 /* Prints "qscope: MESSAGE" on stderr and returns the exit status for `status`; usage errors add a usage hint for
  * `command`. */

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "output/plots.h"
 #include "output/recommend_csv.h"
+#include "output/report.h"
 #include "util/qs_error.h"
 
 static const char recommend_help[] =
@@ -71,7 +72,7 @@ static void print_summary(const struct qs_recommendation *rec, const struct qs_t
 }
 
 int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pts, const struct qs_target *target,
-				bool plots)
+				const char *run_config)
 {
 	struct qs_recommendation rec;
 	int rc = qs_recommend(pts, target, &rec);
@@ -83,8 +84,10 @@ int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pt
 		qs_recommend_csv_write(f, &rec);
 		rc = qs_stage_fclose(stage, f);
 	}
-	if (rc == QS_OK && plots)
+	if (rc == QS_OK && run_config)
 		rc = qs_plots_write(stage, pts, &rec);
+	if (rc == QS_OK && run_config)
+		rc = qs_report_write(stage, pts, &rec, target, run_config);
 	if (rc == QS_OK)
 		print_summary(&rec, target);
 	qs_recommendation_free(&rec);
@@ -134,7 +137,7 @@ int qs_cli_recommend(int argc, char **argv)
 		rc = qs_stage_open(dir, &stage);
 	}
 	if (rc == QS_OK)
-		rc = qs_cli_write_recommendation(stage, &pts, &target, false);
+		rc = qs_cli_write_recommendation(stage, &pts, &target, NULL);
 	if (rc == QS_OK) {
 		rc = qs_stage_commit(stage);
 		stage = NULL;

@@ -48,7 +48,8 @@ static const char sweep_help[] =
 	"      --dtype T            read inputs as raw binaries of f32 | f64 | f16 | bf16\n"
 	"      --shape D0,D1,...    shape of raw binaries (default: 1-D)\n"
 	"      --big-endian         raw binaries are big-endian (default: little-endian)\n"
-	"      --no-plots           no charts (default: .dat/.gp under OUT/plots/, rendered to PNG by gnuplot)\n"
+	"      --no-plots           no charts and no report (default: .dat/.gp under OUT/plots/, rendered to PNG by\n"
+	"                           gnuplot, and OUT/report.md + report.html)\n"
 	"  -j, --jobs N             threads (default: all cores); output is identical for every N\n"
 	"  -q, --quiet              no progress display\n"
 	"  -h, --help               this help\n"
@@ -360,6 +361,16 @@ static int render_plots(const char *outdir)
 	return rc;
 }
 
+/* "qscope sweep ARG..." for the report (arguments with spaces or quotes single-quoted). */
+static void command_line(int argc, char **argv, char *buf, size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, "qscope");
+	for (int i = 0; i < argc && used < len; i++) {
+		bool plain = argv[i][0] && !strpbrk(argv[i], " \t'\"*?$\\");
+		used += (size_t)snprintf(buf + used, len - used, plain ? " %s" : " '%s'", argv[i]);
+	}
+}
+
 /* Streams every selected tensor of every input through the sweep. */
 static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, struct sink *s, size_t *n_tensors)
 {
@@ -391,7 +402,8 @@ int qs_cli_sweep(int argc, char **argv)
 	struct qs_inputs in = {0};
 	struct qs_stage *stage = NULL;
 	struct sink s = {0};
-	char outdir[4096];
+	char outdir[4096], cmdline[4096];
+	command_line(argc, argv, cmdline, sizeof cmdline); /* before getopt permutes argv */
 	int rc = parse_sweep_args(argc, argv, &o);
 	if (rc == -1) {
 		rc = QS_OK;
@@ -427,7 +439,7 @@ int qs_cli_sweep(int argc, char **argv)
 	if (rc == QS_OK)
 		rc = rc_close;
 	if (rc == QS_OK)
-		rc = qs_cli_write_recommendation(stage, &s.points, &o.target, o.plots);
+		rc = qs_cli_write_recommendation(stage, &s.points, &o.target, o.plots ? cmdline : NULL);
 	if (rc == QS_OK) {
 		rc = qs_stage_commit(stage);
 		stage = NULL;

@@ -1130,3 +1130,5 @@ int qs_plots_render(const char *plots_dir, const char *const *formats, size_t n_
 	free(scripts);
 	return rc;
 }
+
+void qs_plots_sanitize(char *s) { sanitize(s); }

@@ -40,4 +40,7 @@ int qs_plots_render(const char *plots_dir, const char *const *formats, size_t n_
 int qs_plots_stems(const char *plots_dir, char ***stems, size_t *n);
 void qs_plots_stems_free(char **stems, size_t n);
 
+/* Turns every character outside [A-Za-z0-9._-] into '_' (the base of a tensor's chart stem), in place. */
+void qs_plots_sanitize(char *s);
+
 #endif
