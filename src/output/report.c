@@ -418,23 +418,12 @@ int qs_report_write(struct qs_stage *st, const struct qs_rec_points *pts, const 
 		rc = qs_error_set(QS_ENOMEM, "out of memory writing the report");
 		goto out;
 	}
-	for (size_t i = 0; i < rec->n_configs; i++) {
-		const struct qs_rec_config *c = &rec->configs[i];
-		if (c->tensor_rank >= n_t) {
-			rc = qs_error_set(QS_EINVAL, "recommendation does not match its points");
-			goto out;
-		}
-		struct rep_tensor *t = &tv[c->tensor_rank];
-		if (!t->cfgs) {
-			t->cfgs = c;
-			t->name = c->best->tensor;
-		}
-		t->n_cfgs++;
-		if (c->recommended)
-			t->chosen = c;
-	}
 	for (size_t r = 0; r < n_t; r++) {
 		struct rep_tensor *t = &tv[r];
+		t->name = rec->tensors[r].name;
+		t->cfgs = rec->tensors[r].cfgs;
+		t->n_cfgs = rec->tensors[r].n_cfgs;
+		t->chosen = rec->tensors[r].chosen;
 		if (!t->cfgs || !t->chosen || t->cfgs + t->n_cfgs > rec->configs + rec->n_configs) {
 			rc = qs_error_set(QS_EINVAL, "recommendation does not match its points");
 			goto out;

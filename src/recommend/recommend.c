@@ -254,10 +254,23 @@ int qs_recommend(struct qs_rec_points *pts, const struct qs_target *target, stru
 		}
 		a = b;
 	}
+	rec->tensors = calloc(rec->n_tensors ? rec->n_tensors : 1, sizeof *rec->tensors);
+	if (!rec->tensors) {
+		free(k);
+		qs_recommendation_free(rec);
+		return qs_error_set(QS_ENOMEM, "out of memory recommending");
+	}
 	for (size_t i = 0; i < rec->n_configs; i++) {
 		const struct qs_rec_config *c = &rec->configs[i];
+		struct qs_rec_tensor *t = &rec->tensors[c->tensor_rank];
+		if (!t->cfgs) {
+			t->cfgs = c;
+			t->name = c->best->tensor;
+		}
+		t->n_cfgs++;
 		if (!c->recommended)
 			continue;
+		t->chosen = c;
 		rec->total_bits += (double)c->best->n * c->best->eff_bits;
 		rec->total_values += c->best->n;
 		rec->n_unmet += !c->meets_target;
@@ -269,5 +282,6 @@ int qs_recommend(struct qs_rec_points *pts, const struct qs_target *target, stru
 void qs_recommendation_free(struct qs_recommendation *rec)
 {
 	free(rec->configs);
+	free(rec->tensors);
 	memset(rec, 0, sizeof *rec);
 }

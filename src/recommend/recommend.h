@@ -49,9 +49,18 @@ struct qs_rec_config {
 	size_t tensor_rank;               /* index of the tensor in input order */
 };
 
+/* One tensor's share of the recommendation. */
+struct qs_rec_tensor {
+	const char *name;
+	const struct qs_rec_config *cfgs; /* its configurations, contiguous in qs_recommendation.configs */
+	size_t n_cfgs;
+	const struct qs_rec_config *chosen; /* the recommended one */
+};
+
 struct qs_recommendation {
 	struct qs_rec_config *configs;    /* grouped by tensor, in input order */
 	size_t n_configs;
+	struct qs_rec_tensor *tensors;    /* n_tensors, in input order */
 	size_t n_tensors;
 	/* model totals over the recommended configurations */
 	double total_bits;                /* Σ n · eff_bits */
