@@ -823,18 +823,7 @@ int qs_plots_write(struct qs_stage *st, const struct qs_rec_points *pts, const s
 			end++;
 		t->pts = sorted + lo;
 		t->n_pts = end - lo;
-		char base[STEM_MAX + 1];
-		snprintf(base, sizeof base, "%s", t->name);
-		sanitize(base);
-		if (strcmp(base, "model") == 0 || base[0] == '.' || base[0] == '\0')
-			snprintf(t->stem, sizeof t->stem, "_%s", base);
-		else
-			snprintf(t->stem, sizeof t->stem, "%s", base);
-		for (size_t q = 0; q < r; q++)
-			if (strcmp(tv[q].stem, t->stem) == 0) {
-				snprintf(t->stem, sizeof t->stem, "%s-%zu", base, r);
-				break;
-			}
+		qs_plots_tensor_stem(rec, r, t->stem, sizeof t->stem);
 	}
 	for (size_t r = 0; r < n_t && rc == QS_OK; r++) {
 		rc = write_err_vs_scale(st, &tv[r]);
@@ -1120,4 +1109,26 @@ int qs_plots_render(const char *plots_dir, const char *const *formats, size_t n_
 	return rc;
 }
 
-void qs_plots_sanitize(char *s) { sanitize(s); }
+/* The stem before clashes are resolved. */
+static void plain_stem(const char *name, char *stem, size_t len)
+{
+	char base[STEM_MAX + 1];
+	snprintf(base, sizeof base, "%s", name);
+	sanitize(base);
+	bool reserved = strcmp(base, "model") == 0 || base[0] == '.' || base[0] == '\0';
+	snprintf(stem, len, reserved ? "_%s" : "%s", base);
+}
+
+void qs_plots_tensor_stem(const struct qs_recommendation *rec, size_t r, char *stem, size_t len)
+{
+	char other[STEM_MAX + 2];
+	plain_stem(rec->tensors[r].name, stem, len);
+	for (size_t q = 0; q < r; q++) {
+		plain_stem(rec->tensors[q].name, other, sizeof other);
+		if (strcmp(other, stem) == 0) {
+			size_t used = strlen(stem);
+			snprintf(stem + used, len - used, "-%zu", r);
+			return;
+		}
+	}
+}

@@ -40,7 +40,9 @@ int qs_plots_render(const char *plots_dir, const char *const *formats, size_t n_
 int qs_plots_stems(const char *plots_dir, char ***stems, size_t *n);
 void qs_plots_stems_free(char **stems, size_t n);
 
-/* Turns every character outside [A-Za-z0-9._-] into '_' (the base of a tensor's chart stem), in place. */
-void qs_plots_sanitize(char *s);
+/* The file stem of tensor r's charts (plots/STEM.err_vs_scale.png, ...): its name with every character outside
+ * [A-Za-z0-9._-] turned into '_', '_' in front of "model", "" or a leading '.', and "-r" appended when an earlier
+ * tensor has the same stem. */
+void qs_plots_tensor_stem(const struct qs_recommendation *rec, size_t r, char *stem, size_t len);
 
 #endif

@@ -428,19 +428,7 @@ int qs_report_write(struct qs_stage *st, const struct qs_rec_points *pts, const 
 			rc = qs_error_set(QS_EINVAL, "recommendation does not match its points");
 			goto out;
 		}
-		/* the chart stem, as qs_plots_write derives it */
-		char base[STEM_MAX + 1];
-		snprintf(base, sizeof base, "%s", t->name);
-		qs_plots_sanitize(base);
-		if (strcmp(base, "model") == 0 || base[0] == '.' || base[0] == '\0')
-			snprintf(t->stem, sizeof t->stem, "_%s", base);
-		else
-			snprintf(t->stem, sizeof t->stem, "%s", base);
-		for (size_t q = 0; q < r; q++)
-			if (strcmp(tv[q].stem, t->stem) == 0) {
-				snprintf(t->stem, sizeof t->stem, "%s-%zu", base, r);
-				break;
-			}
+		qs_plots_tensor_stem(rec, r, t->stem, sizeof t->stem);
 		t->m_lo = INFINITY;
 		t->m_hi = -INFINITY;
 		worst[r] = t;

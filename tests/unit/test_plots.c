@@ -289,6 +289,22 @@ START_TEST(test_manifest_and_prune)
 }
 END_TEST
 
+/* Chart stems: unsafe characters become '_', "model" and hidden names get a '_' prefix, clashes get "-RANK". */
+START_TEST(test_tensor_stems)
+{
+	struct qs_rec_tensor tensors[5] = {
+		{.name = "a/b"}, {.name = "a_b"}, {.name = "model"}, {.name = ".hidden w"}, {.name = "a/b"},
+	};
+	struct qs_recommendation rec = {.tensors = tensors, .n_tensors = 5};
+	const char *const want[5] = {"a_b", "a_b-1", "_model", "_.hidden_w", "a_b-4"};
+	for (size_t r = 0; r < 5; r++) {
+		char stem[256];
+		qs_plots_tensor_stem(&rec, r, stem, sizeof stem);
+		ck_assert_str_eq(stem, want[r]);
+	}
+}
+END_TEST
+
 START_TEST(test_render)
 {
 	const char *formats[] = {"png"};
@@ -317,6 +333,7 @@ int main(void)
 	tcase_add_test(tc, test_scale_dat_is_the_points);
 	tcase_add_test(tc, test_pareto_frontier);
 	tcase_add_test(tc, test_names_escaped);
+	tcase_add_test(tc, test_tensor_stems);
 	tcase_add_test(tc, test_manifest_and_prune);
 	tcase_add_test(tc, test_render);
 	tcase_set_timeout(tc, 120);
