@@ -461,28 +461,41 @@ static int write_err_vs_scale(struct qs_stage *st, const struct tensor_view *t)
 	return close_files(st, fs, 3, QS_OK);
 }
 
-/* (2) the best rel against bits, one line per family (granularity, scheme, ...). */
-static int write_err_vs_bits(struct qs_stage *st, const struct tensor_view *t, const struct qs_rec_config **cfgs)
+/* The start shared by the per-configuration charts (2) and (3): the tensor's configurations sorted by family, then
+ * bits, into cfgs; STEM.dat and STEM.gp opened (fs[0], fs[1]; on error both closed); the .dat's first comment line
+ * and the chart's title written. */
+static int open_config_chart(struct qs_stage *st, const struct tensor_view *t, const struct qs_rec_config **cfgs,
+			     const char *suffix, const char *what, char *stem, size_t stem_len, FILE **fs)
 {
 	for (size_t i = 0; i < t->n_cfgs; i++)
 		cfgs[i] = &t->cfgs[i];
 	qsort(cfgs, t->n_cfgs, sizeof *cfgs, cmp_config_family_bits);
-	char stem[STEM_MAX + 64], buf[LABEL_MAX];
-	snprintf(stem, sizeof stem, "%s.err_vs_bits", t->stem);
-	FILE *fs[2];
+	snprintf(stem, stem_len, "%s.%s", t->stem, suffix);
 	int rc = open_pair(st, stem, ".dat", &fs[0], &fs[1]);
 	if (rc)
 		return close_files(st, fs, 2, rc);
+	char buf[LABEL_MAX];
+	fprintf(fs[0], "# qscope: %s, tensor ", what);
+	dat_quote(fs[0], t->name);
+	gp_header(fs[1], stem, 1000, 600);
+	snprintf(buf, sizeof buf, "tensor %s (%s): %s", t->name, t->chosen->best->shape, what);
+	fputs("set title ", fs[1]);
+	gp_quote(fs[1], buf);
+	return QS_OK;
+}
+
+/* (2) the best rel against bits, one line per family (granularity, scheme, ...). */
+static int write_err_vs_bits(struct qs_stage *st, const struct tensor_view *t, const struct qs_rec_config **cfgs)
+{
+	char stem[STEM_MAX + 64], buf[LABEL_MAX];
+	FILE *fs[2];
+	int rc = open_config_chart(st, t, cfgs, "err_vs_bits",
+				   "best error against bit width (best over calibrators and multipliers)", stem, sizeof stem, fs);
+	if (rc)
+		return rc;
 	FILE *dat = fs[0], *gp = fs[1];
-	fputs("# qscope: best error (over calibrators and multipliers) against bits, tensor ", dat);
-	dat_quote(dat, t->name);
 	fputs("\n# one block per granularity/scheme, the recommended point last\n"
 	      "# bits rel eff_bits rel_clip rel_round multiplier calib\n", dat);
-	gp_header(gp, stem, 1000, 600);
-	snprintf(buf, sizeof buf, "tensor %s (%s): best error against bit width (best over calibrators and multipliers)",
-		 t->name, t->chosen->best->shape);
-	fputs("set title ", gp);
-	gp_quote(gp, buf);
 	fputs("\nset xlabel 'bits per value b'\nset ylabel 'relative error ‖X−X̂‖/‖X‖'\nset xtics 1\n", gp);
 
 	struct log_range yr = {0, 0};
@@ -568,25 +581,15 @@ static int write_err_vs_bits(struct qs_stage *st, const struct tensor_view *t, c
 /* (3) Pareto: every configuration's best point, rel against effective bits, and the frontier. */
 static int write_pareto(struct qs_stage *st, const struct tensor_view *t, const struct qs_rec_config **cfgs)
 {
-	for (size_t i = 0; i < t->n_cfgs; i++)
-		cfgs[i] = &t->cfgs[i];
-	qsort(cfgs, t->n_cfgs, sizeof *cfgs, cmp_config_family_bits);
 	char stem[STEM_MAX + 64], buf[LABEL_MAX];
-	snprintf(stem, sizeof stem, "%s.pareto", t->stem);
 	FILE *fs[2];
-	int rc = open_pair(st, stem, ".dat", &fs[0], &fs[1]);
+	int rc = open_config_chart(st, t, cfgs, "pareto", "error against storage cost, every configuration at its best",
+				   stem, sizeof stem, fs);
 	if (rc)
-		return close_files(st, fs, 2, rc);
+		return rc;
 	FILE *dat = fs[0], *gp = fs[1];
-	fputs("# qscope: best error of every configuration against effective bits per value, tensor ", dat);
-	dat_quote(dat, t->name);
 	fputs("\n# one block per granularity/scheme, then the Pareto frontier (ascending eff_bits), then the recommended "
 	      "point\n# eff_bits rel bits\n", dat);
-	gp_header(gp, stem, 1000, 600);
-	snprintf(buf, sizeof buf, "tensor %s (%s): error against storage cost, every configuration at its best",
-		 t->name, t->chosen->best->shape);
-	fputs("set title ", gp);
-	gp_quote(gp, buf);
 	fputs("\nset xlabel 'effective bits per value (incl. scale/zero-point overhead)'\n"
 	      "set ylabel 'relative error ‖X−X̂‖/‖X‖'\n", gp);
 
