@@ -104,7 +104,7 @@ def main():
               + (f", {results[('torch', int(bits))] / t:6.1f}x than torch" if ("torch", int(bits)) in results else ""))
     t = qscope("-b", "2-8", "-m", mspec)
     print(f"{f'qscope sweep, bits 2-8, {args.points} points':44s} {t * 1e3:10.2f} ms   {t / floor:8.1f}x one plain pass")
-    t = qscope("-b", "8", "-m", "1", "-c", "mse")
+    t = qscope("-b", "8", "-m", "1", "--calib", "mse")
     line = f"{'qscope mse calibration, 8 bits (exact)':44s} {t * 1e3:10.2f} ms"
     if "hist" in results:
         line += f"   {results['hist'] / t:8.2f}x HistogramObserver's speed"
@@ -116,7 +116,7 @@ def main():
     np.save(wpath, w)
     calibs = "minmax,percentile:99.99,mse,entropy,aciq:laplace,aciq:gauss"
     cmd = [args.qscope, "sweep", wpath, "-q", "--no-plots", "-o", os.path.join(tmp, "out"), "-g", "channel",
-           "-b", "4,8", "-c", calibs, "-m", "0.5:1.2:50"]
+           "-b", "4,8", "--calib", calibs, "-m", "0.5:1.2:50"]
     t = best_of(lambda: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL), 1)
     print(f"{'qscope 4096x4096 per-channel, 6 calibrators':44s} {t * 1e3:10.2f} ms"
           f"   (2 bits x 6 calibrators x 50 multipliers x 4096 channels)")

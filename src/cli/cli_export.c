@@ -39,14 +39,14 @@ static const char export_help[] =
 	"  -s, --scheme S           sym or asym\n"
 	"  -r, --range R            full or narrow\n"
 	"      --signed, --unsigned signedness\n"
-	"  -c, --calib C[,C...]     calibrators (as in sweep.csv, e.g. minmax, mse, percentile:99.9)\n"
+	"      --calib C[,C...]     calibrators (as in sweep.csv, e.g. minmax, mse, percentile:99.9)\n"
 	"      --profile P          default or torch\n"
 	"      --rounding R         even, away or stochastic\n"
 	"      --pow2=on|off        power-of-two scales or not\n"
 	"  -t, --tensor GLOB        export only matching tensors (repeatable)\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_TO = 300, OPT_SIGNED, OPT_UNSIGNED, OPT_PROFILE, OPT_ROUNDING, OPT_POW2 };
+enum { OPT_CALIB = 299, OPT_TO = 300, OPT_SIGNED, OPT_UNSIGNED, OPT_PROFILE, OPT_ROUNDING, OPT_POW2 };
 
 static const struct option export_long_opts[] = {
 	{"output", required_argument, NULL, 'o'},
@@ -59,7 +59,7 @@ static const struct option export_long_opts[] = {
 	{"range", required_argument, NULL, 'r'},
 	{"signed", no_argument, NULL, OPT_SIGNED},
 	{"unsigned", no_argument, NULL, OPT_UNSIGNED},
-	{"calib", required_argument, NULL, 'c'},
+	{"calib", required_argument, NULL, OPT_CALIB},
 	{"profile", required_argument, NULL, OPT_PROFILE},
 	{"rounding", required_argument, NULL, OPT_ROUNDING},
 	{"pow2", required_argument, NULL, OPT_POW2},
@@ -311,7 +311,7 @@ int qs_cli_export(int argc, char **argv)
 	int rc = QS_OK, c;
 	opterr = 0;
 	optind = 1;
-	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:c:t:h", export_long_opts, NULL)) != -1) {
+	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:t:h", export_long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': outopt = optarg; break;
 		case OPT_TO: rc = parse_formats(optarg, &o); break;
@@ -323,7 +323,7 @@ int qs_cli_export(int argc, char **argv)
 		case 'r': rc = parse_axis(optarg, "--range", ranges, &o.range); break;
 		case OPT_SIGNED: o.want_signed = o.want_signed == 0 ? -1 : 1; break;
 		case OPT_UNSIGNED: o.want_signed = o.want_signed == 1 ? -1 : 0; break;
-		case 'c': rc = parse_axis(optarg, "--calib", NULL, &o.calib); break;
+		case OPT_CALIB: rc = parse_axis(optarg, "--calib", NULL, &o.calib); break;
 		case OPT_PROFILE: rc = parse_axis(optarg, "--profile", profiles, &o.profile); break;
 		case OPT_ROUNDING: rc = parse_axis(optarg, "--rounding", roundings, &o.rounding); break;
 		case OPT_POW2:

@@ -38,7 +38,7 @@ static const char sweep_help[] =
 	"      --rounding LIST      even | away | stochastic (default: even)\n"
 	"      --seed N             seed of stochastic rounding (default: 0); each point has its own stream\n"
 	"      --profile LIST       default | torch (torch.ao MinMaxObserver qparams) (default: default)\n"
-	"  -c, --calib LIST         calibrators (default: minmax; available: %s)\n"
+	"      --calib LIST         calibrators (default: minmax; available: %s)\n"
 	"  -m, --multipliers SPEC   clip-range multipliers START:STOP:COUNT or a list (default: 0.1:1.2:111)\n"
 	"  -t, --tensor GLOB        only tensors whose name matches (repeatable; default: all)\n"
 	"      --target-rel X       recommendation target ||X - X^||/||X|| <= X (default: 0.02)\n"
@@ -115,7 +115,7 @@ static int one_calib(const char *s, void *dst) { return qs_calib_parse(s, dst); 
 static int one_rounding(const char *s, void *dst) { return qs_rounding_parse(s, dst); }
 static int one_profile(const char *s, void *dst) { return qs_profile_parse(s, dst); }
 
-enum { OPT_SIGNED = 256, OPT_UNSIGNED, OPT_POW2, OPT_ROUNDING, OPT_SEED, OPT_PROFILE, OPT_SAVE_QPARAMS,
+enum { OPT_CALIB = 255, OPT_SIGNED = 256, OPT_UNSIGNED, OPT_POW2, OPT_ROUNDING, OPT_SEED, OPT_PROFILE, OPT_SAVE_QPARAMS,
        OPT_SKIP_NONFINITE, OPT_DTYPE, OPT_SHAPE, OPT_BIG_ENDIAN, OPT_NO_PLOTS };
 
 static const struct option sweep_long_opts[] = {
@@ -130,7 +130,7 @@ static const struct option sweep_long_opts[] = {
 	{"rounding", required_argument, NULL, OPT_ROUNDING},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"profile", required_argument, NULL, OPT_PROFILE},
-	{"calib", required_argument, NULL, 'c'},
+	{"calib", required_argument, NULL, OPT_CALIB},
 	{"multipliers", required_argument, NULL, 'm'},
 	{"tensor", required_argument, NULL, 't'},
 	{"save-qparams", no_argument, NULL, OPT_SAVE_QPARAMS},
@@ -187,7 +187,7 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 	int rc = QS_OK;
 	int c;
 	opterr = 0;
-	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:c:m:t:j:qh", sweep_long_opts, NULL)) != -1) {
+	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:m:t:j:qh", sweep_long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->outdir = optarg; break;
 		case 'b': rc = qs_cli_parse_bits(optarg, o->bits, QS_BITS_MAX + 1, &sp->n_bits); break;
@@ -207,7 +207,7 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 		case OPT_PROFILE:
 			rc = parse_list(optarg, "--profile", o->profiles, sizeof *o->profiles, 2, &sp->n_profiles, one_profile);
 			break;
-		case 'c':
+		case OPT_CALIB:
 			rc = parse_list(optarg, "--calib", o->calibs, sizeof *o->calibs, MAX_AXIS, &sp->n_calibs, one_calib);
 			break;
 		case 'm':

@@ -17,7 +17,7 @@ from checks import check, summary
 QSCOPE = os.environ["QSCOPE"]
 ROOT = os.environ["QS_SOURCE_ROOT"]
 MORE = os.path.join(ROOT, "tests", "fixtures", "more")
-SWEEP_ARGS = ["-b", "4,8", "-g", "tensor,channel", "-m", "0.5:1.1:4", "-c", "minmax,mse"]
+SWEEP_ARGS = ["-b", "4,8", "-g", "tensor,channel", "-m", "0.5:1.1:4", "--calib", "minmax,mse"]
 
 
 def run(args, cwd=None):

@@ -56,7 +56,7 @@ def check_real_model(tmp, model):
     # biases equals the one of the .npy export. Row order and the `seed` column follow the tensors' order in the
     # input (model order vs file names), so rows are compared sorted, without `seed`.
     globs = ["-t", "conv2d_*", "-t", "fc_*"]
-    args = ["-b", "4,8", "-g", "tensor", "-m", "0.5:1.1:4", "-c", "minmax,mse"] + globs
+    args = ["-b", "4,8", "-g", "tensor", "-m", "0.5:1.1:4", "--calib", "minmax,mse"] + globs
     head_onnx, rows_onnx = sweep(tmp, "onnx", args + [model])
     head_npy, rows_npy = sweep(tmp, "npy", args + [NPY_DIR])
     rows_onnx, rows_npy = without_seed(head_onnx, rows_onnx), without_seed(head_npy, rows_npy)

@@ -22,7 +22,7 @@ np.save(os.path.join(tmp, "conv1.npy"), rng.standard_normal((16, 3, 3, 3)).astyp
 np.save(os.path.join(tmp, "fc's.npy"), (rng.laplace(size=(10, 32)) * 0.1).astype(np.float32))
 out = os.path.join(tmp, "out")
 r = subprocess.run([QSCOPE, "sweep", os.path.join(tmp, "conv1.npy"), os.path.join(tmp, "fc's.npy"), "-o", out,
-                    "-b", "2-8", "-g", "tensor,channel", "-c", "minmax,mse", "-m", "0.3:1.2:10"],
+                    "-b", "2-8", "-g", "tensor,channel", "--calib", "minmax,mse", "-m", "0.3:1.2:10"],
                    capture_output=True, text=True)
 check(r.returncode == 0, "sweep exits 0", r.stderr)
 

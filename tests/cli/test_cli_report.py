@@ -36,7 +36,7 @@ np.save(os.path.join(tmp, FC + ".npy"), fc)
 names = ["conv1.w", FC]
 out = os.path.join(tmp, "out")
 r = subprocess.run([QSCOPE, "sweep", os.path.join(tmp, "conv1.w.npy"), os.path.join(tmp, FC + ".npy"), "-o", out,
-                    "-b", "4,8", "-g", "tensor,channel", "-c", "minmax,mse", "-m", "0.3:1.2:10"],
+                    "-b", "4,8", "-g", "tensor,channel", "--calib", "minmax,mse", "-m", "0.3:1.2:10"],
                    capture_output=True, text=True)
 check(r.returncode == 0, "sweep exits 0", r.stderr)
 md_path, html_path = os.path.join(out, "report.md"), os.path.join(out, "report.html")
