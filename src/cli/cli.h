@@ -56,6 +56,31 @@ struct qs_filter {
 };
 bool qs_cli_selected(const struct qs_filter *f, const char *name);
 
+/* A growable list of owned strings. */
+struct qs_strings {
+	char **items;
+	size_t n, cap;
+};
+int qs_strings_add(struct qs_strings *l, const char *s);
+void qs_strings_free(struct qs_strings *l);
+
+/* An INI configuration file: its entries in file order ([section] key = value; a key given on several lines, or
+ * continued on indented lines, gives several entries). */
+struct qs_config_entry {
+	char *section, *key, *value;
+};
+struct qs_config {
+	char path[4096];
+	char dir[4096];                 /* the file's folder with a trailing '/', or "" */
+	struct qs_config_entry *entries;
+	size_t n;
+};
+/* Reads an INI file; a line that is not INI is QS_EFORMAT naming the file and the line. */
+int qs_config_read(const char *path, struct qs_config *out);
+void qs_config_free(struct qs_config *c);
+/* A path written in the config, relative to the config file's folder unless absolute. */
+void qs_config_path(const struct qs_config *c, const char *value, char *buf, size_t len);
+
 /* Natural order ("conv2" < "conv10"). */
 int qs_cli_natural_cmp(const char *a, const char *b);
 

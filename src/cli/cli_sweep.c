@@ -1,4 +1,5 @@
 /* `qscope sweep`: parse the sweep axes, stream tensors from the inputs, write OUT/sweep.csv atomically. */
+#include <fnmatch.h>
 #include <getopt.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -52,6 +53,9 @@ static const char sweep_help[] =
 	"                           gnuplot, and OUT/report.md + report.html)\n"
 	"  -j, --jobs N             threads (default: all cores); output is identical for every N\n"
 	"  -q, --quiet              no progress display\n"
+	"  -c, --config FILE        read options from an INI file: [sweep] holds long options as 'key = value'\n"
+	"                           (and 'inputs = PATH...'); [tensor GLOB] sections set the axes of matching tensors;\n"
+	"                           options on the command line override the file (see configs/README.md)\n"
 	"  -h, --help               this help\n"
 	"\n"
 	"Exit status: 0 ok, 1 data or I/O error, 2 usage error. Nothing is written unless the whole run succeeds.\n";
@@ -70,6 +74,10 @@ struct sweep_opts {
 	struct qs_target target;
 	const char *outdir;
 	bool save_qparams, quiet, want_signed, want_unsigned, plots;
+	bool filter_from_config;       /* the --tensor patterns came from a config: the first one on the CLI replaces them */
+	struct sweep_opts *overrides;  /* [tensor GLOB] sections of a config, each a whole set of axes */
+	const char **override_globs;
+	size_t n_overrides;
 };
 
 /* Parses a list of names into booleans: names[0] -> false, names[1] -> true. */
@@ -143,6 +151,7 @@ static const struct option sweep_long_opts[] = {
 	{"jobs", required_argument, NULL, 'j'},
 	{"no-plots", no_argument, NULL, OPT_NO_PLOTS},
 	{"quiet", no_argument, NULL, 'q'},
+	{"config", required_argument, NULL, 'c'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -187,7 +196,8 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 	int rc = QS_OK;
 	int c;
 	opterr = 0;
-	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:m:t:j:qh", sweep_long_opts, NULL)) != -1) {
+	optind = 0; /* full getopt reset: configs parse several argument vectors */
+	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:m:t:j:c:qh", sweep_long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->outdir = optarg; break;
 		case 'b': rc = qs_cli_parse_bits(optarg, o->bits, QS_BITS_MAX + 1, &sp->n_bits); break;
@@ -215,6 +225,10 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 			rc = qs_cli_parse_multipliers(optarg, &o->multipliers, &sp->n_multipliers);
 			break;
 		case 't':
+			if (o->filter_from_config) {
+				o->filter.n = 0;
+				o->filter_from_config = false;
+			}
 			if (o->filter.n == sizeof o->filter.globs / sizeof *o->filter.globs)
 				rc = qs_error_set(QS_EUSAGE, "too many --tensor patterns");
 			else
@@ -230,6 +244,7 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 		case 'j': rc = set_jobs(optarg); break;
 		case OPT_NO_PLOTS: o->plots = false; break;
 		case 'q': o->quiet = true; break;
+		case 'c': break; /* read before the other options, see read_config */
 		case 'h': printf(sweep_help, qs_calib_names()); return -1;
 		case ':': rc = qs_error_set(QS_EUSAGE, "option '%s' needs a value", argv[optind - 1]); break;
 		default: rc = qs_error_set(QS_EUSAGE, "unknown option '%s'", argv[optind - 1]); break;
@@ -290,6 +305,181 @@ static int apply_defaults(struct sweep_opts *o)
 	sp->calibs = o->calibs;
 	sp->multipliers = o->multipliers;
 	return QS_OK;
+}
+
+/* --- INI configs: [sweep] replays long options, [tensor GLOB] sets the axes of matching tensors ------------- */
+
+/* The options a [tensor GLOB] section may set (the axes of one tensor's sweep; one multiplier grid per run). */
+static const char *const tensor_section_keys[] = {"bits", "granularity", "scheme", "range", "signed", "unsigned",
+						  "pow2", "rounding", "seed", "profile", "calib", NULL};
+
+static bool key_listed(const char *const *keys, const char *key)
+{
+	for (size_t i = 0; keys[i]; i++)
+		if (strcmp(keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1", NULL}, *const no[] = {"false", "no", "off", "0", NULL};
+	*out = key_listed(yes, v);
+	return *out || key_listed(no, v) ? QS_OK : QS_EINVAL;
+}
+
+/* Applies one entry as the long option --KEY VALUE (a flag when the option takes no value). */
+static int apply_entry(struct sweep_opts *o, const struct qs_config *cfg, const struct qs_config_entry *e)
+{
+	const struct option *opt = sweep_long_opts;
+	while (opt->name && strcmp(opt->name, e->key) != 0)
+		opt++;
+	if (!opt->name || strcmp(e->key, "config") == 0 || strcmp(e->key, "help") == 0)
+		return qs_error_set(QS_EFORMAT, "'%s': [%s]: unknown key '%s'", cfg->path, e->section, e->key);
+	char name[64], with_value[4200];
+	snprintf(name, sizeof name, "--%s", e->key);
+	char *argv[] = {"config", name, e->value, NULL};
+	int argc = 3;
+	if (opt->has_arg == no_argument) {
+		bool on;
+		if (parse_bool(e->value, &on))
+			return qs_error_set(QS_EFORMAT, "'%s': [%s] %s = %s: not a boolean (true or false)", cfg->path,
+					    e->section, e->key, e->value);
+		if (!on)
+			return QS_OK;
+		argc = 2;
+	} else if (opt->has_arg == optional_argument) {
+		snprintf(with_value, sizeof with_value, "--%s=%s", e->key, e->value);
+		argv[1] = with_value;
+		argc = 2;
+	}
+	argv[argc] = NULL;
+	int rc = parse_sweep_args(argc, argv, o);
+	if (rc) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", qs_error_message());
+		return qs_error_set(QS_EFORMAT, "'%s': [%s] %s = %s: %s", cfg->path, e->section, e->key, e->value, msg);
+	}
+	return QS_OK;
+}
+
+/* Adds the whitespace-separated paths of an 'inputs' entry, relative to the config's folder. */
+static int add_config_inputs(struct qs_strings *inputs, const struct qs_config *cfg, const char *value)
+{
+	char buf[4096], path[8200];
+	snprintf(buf, sizeof buf, "%s", value);
+	for (char *save = NULL, *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		qs_config_path(cfg, tok, path, sizeof path);
+		int rc = qs_strings_add(inputs, path);
+		if (rc)
+			return rc;
+	}
+	return QS_OK;
+}
+
+/* The [sweep] section: options (before the command line's) and input paths. */
+static int apply_sweep_section(struct sweep_opts *o, const struct qs_config *cfg, struct qs_strings *inputs)
+{
+	int rc = QS_OK;
+	for (size_t i = 0; i < cfg->n && rc == QS_OK; i++) {
+		const struct qs_config_entry *e = &cfg->entries[i];
+		if (strcmp(e->section, "sweep") != 0) {
+			if (strncmp(e->section, "tensor ", 7) != 0 || !e->section[7])
+				rc = qs_error_set(QS_EFORMAT, "'%s': unknown section [%s] (use [sweep] and [tensor GLOB])",
+						  cfg->path, e->section);
+		} else if (strcmp(e->key, "inputs") == 0) {
+			rc = add_config_inputs(inputs, cfg, e->value);
+		} else {
+			rc = apply_entry(o, cfg, e);
+		}
+	}
+	o->filter_from_config = o->filter.n > 0;
+	return rc;
+}
+
+/* One [tensor GLOB] section: the run's axes (after the command line), with the section's keys applied on top. */
+static int add_override(struct sweep_opts *o, const struct qs_config *cfg, const char *section)
+{
+	struct sweep_opts *grown = realloc(o->overrides, (o->n_overrides + 1) * sizeof *grown);
+	const char **globs = grown ? realloc(o->override_globs, (o->n_overrides + 1) * sizeof *globs) : NULL;
+	if (grown)
+		o->overrides = grown;
+	if (globs)
+		o->override_globs = globs;
+	if (!grown || !globs)
+		return qs_error_set(QS_ENOMEM, "out of memory reading '%s'", cfg->path);
+	struct sweep_opts *ov = &o->overrides[o->n_overrides];
+	*ov = *o;
+	ov->overrides = NULL;
+	ov->n_overrides = 0;
+	ov->multipliers = malloc(o->spec.n_multipliers * sizeof *ov->multipliers);
+	if (!ov->multipliers)
+		return qs_error_set(QS_ENOMEM, "out of memory reading '%s'", cfg->path);
+	memcpy(ov->multipliers, o->multipliers, o->spec.n_multipliers * sizeof *ov->multipliers);
+	o->override_globs[o->n_overrides++] = section + 7;
+	int rc = QS_OK;
+	for (size_t i = 0; i < cfg->n && rc == QS_OK; i++) {
+		const struct qs_config_entry *e = &cfg->entries[i];
+		if (strcmp(e->section, section) != 0)
+			continue;
+		if (!key_listed(tensor_section_keys, e->key))
+			return qs_error_set(QS_EFORMAT, "'%s': [%s]: key '%s' cannot be set per tensor (allowed: bits, "
+					    "granularity, scheme, range, signed, unsigned, pow2, rounding, seed, profile, calib)",
+					    cfg->path, section, e->key);
+		if (strcmp(e->key, "signed") == 0 || strcmp(e->key, "unsigned") == 0)
+			ov->want_signed = ov->want_unsigned = false; /* the section says which */
+		rc = apply_entry(ov, cfg, e);
+	}
+	return rc ? rc : apply_defaults(ov);
+}
+
+static int read_overrides(struct sweep_opts *o, const struct qs_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n; i++) {
+		const char *section = cfg->entries[i].section;
+		bool seen = strcmp(section, "sweep") == 0;
+		for (size_t k = 0; k < o->n_overrides && !seen; k++)
+			seen = strcmp(o->override_globs[k], section + 7) == 0;
+		int rc = seen ? QS_OK : add_override(o, cfg, section);
+		if (rc)
+			return rc;
+	}
+	return QS_OK;
+}
+
+/* -c FILE, -cFILE, --config FILE or --config=FILE; NULL when absent (a missing value is left to getopt). */
+static const char *find_config(int argc, char **argv)
+{
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(a, "--config=", 9) == 0)
+			path = a + 9;
+		else if (strncmp(a, "-c", 2) == 0 && a[2])
+			path = a + 2;
+	}
+	return path;
+}
+
+/* The axes for one tensor: the first [tensor GLOB] section matching its name, else the run's. */
+static const struct qs_sweep_spec *spec_for(const struct sweep_opts *o, const char *name)
+{
+	for (size_t k = 0; k < o->n_overrides; k++)
+		if (fnmatch(o->override_globs[k], name, 0) == 0)
+			return &o->overrides[k].spec;
+	return &o->spec;
+}
+
+static void free_overrides(struct sweep_opts *o)
+{
+	for (size_t k = 0; k < o->n_overrides; k++)
+		free(o->overrides[k].multipliers);
+	free(o->overrides);
+	free(o->override_globs);
 }
 
 /* Where rows go: the staged CSV, and optionally the qparams saver. Also the progress display. */
@@ -384,7 +574,7 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 			if (rc || !t)
 				break;
 			if (qs_cli_selected(&o->filter, t->name)) {
-				rc = qs_sweep_tensor(&o->spec, t, *n_tensors, write_row, s, note_skipped);
+				rc = qs_sweep_tensor(spec_for(o, t->name), t, *n_tensors, write_row, s, note_skipped);
 				(*n_tensors)++;
 				show_progress(s, *n_tensors, t->name, false);
 			}
@@ -403,18 +593,30 @@ int qs_cli_sweep(int argc, char **argv)
 	struct qs_stage *stage = NULL;
 	struct sink s = {0};
 	char outdir[4096], cmdline[4096];
+	struct qs_config cfg = {0};
+	struct qs_strings cfg_inputs = {0};
 	command_line(argc, argv, cmdline, sizeof cmdline); /* before getopt permutes argv */
-	int rc = parse_sweep_args(argc, argv, &o);
+	const char *cfg_path = find_config(argc, argv);
+	int rc = cfg_path ? qs_config_read(cfg_path, &cfg) : QS_OK;
+	if (rc == QS_OK && cfg_path)
+		rc = apply_sweep_section(&o, &cfg, &cfg_inputs);
+	if (rc == QS_OK)
+		rc = parse_sweep_args(argc, argv, &o);
+	int first_input = optind; /* [tensor] sections below parse option vectors of their own */
 	if (rc == -1) {
 		rc = QS_OK;
 		goto out;
 	}
 	if (rc == QS_OK)
 		rc = apply_defaults(&o);
-	if (rc == QS_OK && optind >= argc)
+	if (rc == QS_OK && cfg_path)
+		rc = read_overrides(&o, &cfg);
+	if (rc == QS_OK && first_input >= argc && !cfg_inputs.n)
 		rc = qs_error_set(QS_EUSAGE, "no input files");
-	if (rc == QS_OK)
-		rc = qs_cli_inputs(argv + optind, argc - optind, &in);
+	if (rc == QS_OK && first_input < argc)
+		rc = qs_cli_inputs(argv + first_input, argc - first_input, &in);
+	else if (rc == QS_OK)
+		rc = qs_cli_inputs(cfg_inputs.items, (int)cfg_inputs.n, &in);
 	if (rc)
 		goto out;
 	if (o.outdir)
@@ -454,5 +656,8 @@ out:
 	qs_rec_points_free(&s.points);
 	qs_cli_inputs_free(&in);
 	free(o.multipliers);
+	free_overrides(&o);
+	qs_strings_free(&cfg_inputs);
+	qs_config_free(&cfg);
 	return rc ? qs_cli_fail(rc, "sweep") : 0;
 }
