@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_act.h"
 #include "output/csv.h"
 #include "output/plots.h"
 #include "output/qparams.h"
@@ -74,6 +75,12 @@ struct sweep_opts {
 	struct qs_target target;
 	const char *outdir;
 	bool save_qparams, quiet, want_signed, want_unsigned, plots;
+	const char *batch_globs[64];   /* --batches: activation batch sets */
+	size_t n_batch_globs;
+	const char *calib_batches, *eval_batches;
+	bool modes[2];                 /* --mode: false = static, true = dynamic */
+	size_t n_modes;
+	bool batches_from_config;
 	bool filter_from_config;       /* the --tensor patterns came from a config: the first one on the CLI replaces them */
 	struct sweep_opts *overrides;  /* [tensor GLOB] sections of a config, each a whole set of axes */
 	const char **override_globs;
@@ -124,7 +131,8 @@ static int one_rounding(const char *s, void *dst) { return qs_rounding_parse(s, 
 static int one_profile(const char *s, void *dst) { return qs_profile_parse(s, dst); }
 
 enum { OPT_CALIB = 255, OPT_SIGNED = 256, OPT_UNSIGNED, OPT_POW2, OPT_ROUNDING, OPT_SEED, OPT_PROFILE, OPT_SAVE_QPARAMS,
-       OPT_SKIP_NONFINITE, OPT_DTYPE, OPT_SHAPE, OPT_BIG_ENDIAN, OPT_NO_PLOTS };
+       OPT_SKIP_NONFINITE, OPT_DTYPE, OPT_SHAPE, OPT_BIG_ENDIAN, OPT_NO_PLOTS, OPT_BATCHES, OPT_CALIB_BATCHES,
+       OPT_EVAL_BATCHES, OPT_MODE };
 
 static const struct option sweep_long_opts[] = {
 	{"output", required_argument, NULL, 'o'},
@@ -151,6 +159,10 @@ static const struct option sweep_long_opts[] = {
 	{"jobs", required_argument, NULL, 'j'},
 	{"no-plots", no_argument, NULL, OPT_NO_PLOTS},
 	{"quiet", no_argument, NULL, 'q'},
+	{"batches", required_argument, NULL, OPT_BATCHES},
+	{"calib-batches", required_argument, NULL, OPT_CALIB_BATCHES},
+	{"eval-batches", required_argument, NULL, OPT_EVAL_BATCHES},
+	{"mode", required_argument, NULL, OPT_MODE},
 	{"config", required_argument, NULL, 'c'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -244,7 +256,20 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 		case 'j': rc = set_jobs(optarg); break;
 		case OPT_NO_PLOTS: o->plots = false; break;
 		case 'q': o->quiet = true; break;
-		case 'c': break; /* read before the other options, see read_config */
+		case 'c': break; /* read before the other options, see find_config */
+		case OPT_BATCHES:
+			if (o->batches_from_config) {
+				o->n_batch_globs = 0;
+				o->batches_from_config = false;
+			}
+			if (o->n_batch_globs == sizeof o->batch_globs / sizeof *o->batch_globs)
+				rc = qs_error_set(QS_EUSAGE, "too many --batches patterns");
+			else
+				o->batch_globs[o->n_batch_globs++] = optarg;
+			break;
+		case OPT_CALIB_BATCHES: o->calib_batches = optarg; break;
+		case OPT_EVAL_BATCHES: o->eval_batches = optarg; break;
+		case OPT_MODE: rc = parse_pair(optarg, "--mode", "static", "dynamic", o->modes, &o->n_modes); break;
 		case 'h': printf(sweep_help, qs_calib_names()); return -1;
 		case ':': rc = qs_error_set(QS_EUSAGE, "option '%s' needs a value", argv[optind - 1]); break;
 		default: rc = qs_error_set(QS_EUSAGE, "unknown option '%s'", argv[optind - 1]); break;
@@ -377,8 +402,10 @@ static int add_config_inputs(struct qs_strings *inputs, const struct qs_config *
 	return QS_OK;
 }
 
-/* The [sweep] section: options (before the command line's) and input paths. */
-static int apply_sweep_section(struct sweep_opts *o, const struct qs_config *cfg, struct qs_strings *inputs)
+/* The [sweep] section: options (before the command line's) and input paths (`inputs`, and `batches` patterns,
+ * which are relative to the config file; `held` keeps the resolved patterns alive). */
+static int apply_sweep_section(struct sweep_opts *o, const struct qs_config *cfg, struct qs_strings *inputs,
+			       struct qs_strings *held)
 {
 	int rc = QS_OK;
 	for (size_t i = 0; i < cfg->n && rc == QS_OK; i++) {
@@ -389,11 +416,20 @@ static int apply_sweep_section(struct sweep_opts *o, const struct qs_config *cfg
 						  cfg->path, e->section);
 		} else if (strcmp(e->key, "inputs") == 0) {
 			rc = add_config_inputs(inputs, cfg, e->value);
+		} else if (strcmp(e->key, "batches") == 0) {
+			char path[8200];
+			qs_config_path(cfg, e->value, path, sizeof path);
+			rc = qs_strings_add(held, path);
+			struct qs_config_entry resolved = *e;
+			resolved.value = rc ? e->value : held->items[held->n - 1];
+			if (rc == QS_OK)
+				rc = apply_entry(o, cfg, &resolved);
 		} else {
 			rc = apply_entry(o, cfg, e);
 		}
 	}
 	o->filter_from_config = o->filter.n > 0;
+	o->batches_from_config = o->n_batch_globs > 0;
 	return rc;
 }
 
@@ -493,24 +529,30 @@ struct sink {
 	struct timespec last;
 };
 
-static int write_row(void *ctx, const struct qs_sweep_row *row)
+/* One row to the CSV, the recommendation and (static rows only) the qparams files; act NULL for a weight. */
+static int emit_row(void *ctx, const struct qs_sweep_row *row, const struct qs_csv_act *act)
 {
 	struct sink *s = ctx;
 	char ref[512] = "";
-	if (s->save_qparams) {
+	if (s->save_qparams && row->group_scale) {
 		int rc = qs_qparams_saver_add(&s->saver, row);
 		if (rc)
 			return rc;
 		qs_qparams_ref(row, ref, sizeof ref);
 	}
-	qs_csv_write_row(s->csv, row, ref);
+	qs_csv_write_row(s->csv, row, ref, act);
 	s->rows++;
-	int rc = qs_rec_points_add_row(&s->points, row, ref);
+	int rc = qs_rec_points_add_row(&s->points, row, ref, act ? act->mode : NULL);
 	if (rc)
 		return rc;
 	if (ferror(s->csv))
 		return qs_error_set(QS_EIO, "write failed while writing sweep.csv");
 	return QS_OK;
+}
+
+static int write_row(void *ctx, const struct qs_sweep_row *row)
+{
+	return emit_row(ctx, row, NULL);
 }
 
 static void note_skipped(void *ctx, const char *message)
@@ -586,6 +628,29 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 	return rc;
 }
 
+/* Streams every selected activation batch set through the sweep (static and/or dynamic). */
+static int run_batch_sets(const struct sweep_opts *o, const struct qs_batch_sets *sets, struct sink *s,
+			  size_t *n_tensors)
+{
+	struct qs_act_run run = {.calib_batches = o->calib_batches, .eval_batches = o->eval_batches, .load = &o->load,
+				 .emit = emit_row, .ctx = s, .skipped = note_skipped};
+	for (size_t m = 0; m < o->n_modes; m++) {
+		run.static_mode |= !o->modes[m];
+		run.dynamic_mode |= o->modes[m];
+	}
+	int rc = QS_OK;
+	for (size_t i = 0; i < sets->n && rc == QS_OK; i++) {
+		const struct qs_batch_set *set = &sets->sets[i];
+		if (!qs_cli_selected(&o->filter, set->name))
+			continue;
+		run.spec = spec_for(o, set->name);
+		rc = qs_cli_sweep_batch_set(&run, set, *n_tensors);
+		(*n_tensors)++;
+		show_progress(s, *n_tensors, set->name, false);
+	}
+	return rc;
+}
+
 int qs_cli_sweep(int argc, char **argv)
 {
 	struct sweep_opts o = {.load = {.rank = -1}, .target = {QS_TARGET_REL, QS_TARGET_DEFAULT_REL}, .plots = true};
@@ -594,12 +659,13 @@ int qs_cli_sweep(int argc, char **argv)
 	struct sink s = {0};
 	char outdir[4096], cmdline[4096];
 	struct qs_config cfg = {0};
-	struct qs_strings cfg_inputs = {0};
+	struct qs_batch_sets sets = {0};
+	struct qs_strings cfg_inputs = {0}, cfg_held = {0};
 	command_line(argc, argv, cmdline, sizeof cmdline); /* before getopt permutes argv */
 	const char *cfg_path = find_config(argc, argv);
 	int rc = cfg_path ? qs_config_read(cfg_path, &cfg) : QS_OK;
 	if (rc == QS_OK && cfg_path)
-		rc = apply_sweep_section(&o, &cfg, &cfg_inputs);
+		rc = apply_sweep_section(&o, &cfg, &cfg_inputs, &cfg_held);
 	if (rc == QS_OK)
 		rc = parse_sweep_args(argc, argv, &o);
 	int first_input = optind; /* [tensor] sections below parse option vectors of their own */
@@ -611,12 +677,20 @@ int qs_cli_sweep(int argc, char **argv)
 		rc = apply_defaults(&o);
 	if (rc == QS_OK && cfg_path)
 		rc = read_overrides(&o, &cfg);
-	if (rc == QS_OK && first_input >= argc && !cfg_inputs.n)
+	if (rc == QS_OK && first_input >= argc && !cfg_inputs.n && !o.n_batch_globs)
 		rc = qs_error_set(QS_EUSAGE, "no input files");
+	if (rc == QS_OK && (o.calib_batches || o.eval_batches || o.n_modes) && !o.n_batch_globs)
+		rc = qs_error_set(QS_EUSAGE, "--calib-batches, --eval-batches and --mode apply to --batches sets");
+	if (rc == QS_OK && !o.n_modes)
+		o.n_modes = 1; /* static */
 	if (rc == QS_OK && first_input < argc)
 		rc = qs_cli_inputs(argv + first_input, argc - first_input, &in);
-	else if (rc == QS_OK)
+	else if (rc == QS_OK && cfg_inputs.n)
 		rc = qs_cli_inputs(cfg_inputs.items, (int)cfg_inputs.n, &in);
+	else if (rc == QS_OK)
+		snprintf(in.stem, sizeof in.stem, "activations");
+	for (size_t i = 0; i < o.n_batch_globs && rc == QS_OK; i++)
+		rc = qs_batch_sets_add_glob(&sets, o.batch_globs[i], &o.load);
 	if (rc)
 		goto out;
 	if (o.outdir)
@@ -634,6 +708,8 @@ int qs_cli_sweep(int argc, char **argv)
 	qs_csv_write_header(s.csv);
 	size_t n_tensors = 0;
 	rc = run_inputs(&o, &in, &s, &n_tensors);
+	if (rc == QS_OK)
+		rc = run_batch_sets(&o, &sets, &s, &n_tensors);
 	show_progress(&s, n_tensors, "", true);
 	if (rc == QS_OK && n_tensors == 0)
 		rc = qs_error_set(QS_EFORMAT, "no tensor selected (check --tensor patterns)");
@@ -658,6 +734,8 @@ out:
 	free(o.multipliers);
 	free_overrides(&o);
 	qs_strings_free(&cfg_inputs);
+	qs_strings_free(&cfg_held);
 	qs_config_free(&cfg);
+	qs_batch_sets_free(&sets);
 	return rc ? qs_cli_fail(rc, "sweep") : 0;
 }

@@ -7,7 +7,8 @@
 static const char *const csv_columns =
 	"tensor,shape,n,bits,signed,range,scheme,granularity,calib,multiplier,scale,zero_point,sse_clip,sse_round,"
 	"sse,signal,rel,rel_clip,rel_round,sqnr_db,clip_frac,n_clipped,max_abs,worst_group_rel,eff_bits,profile,"
-	"rounding,pow2,seed,ngroups,dead_groups,nonfinite,qparams,qparams_row";
+	"rounding,pow2,seed,ngroups,dead_groups,nonfinite,qparams,qparams_row,mode,calib_batches,eval_batches,eval_n,"
+	"eval_rel,eval_rel_clip,eval_rel_round,eval_sqnr_db,eval_clip_frac,eval_max_abs";
 
 void qs_csv_write_header(FILE *f)
 {
@@ -42,7 +43,7 @@ void qs_csv_put_num(FILE *f, double v)
 	fputs(buf, f);
 }
 
-void qs_csv_write_row(FILE *f, const struct qs_sweep_row *r, const char *qparams_ref)
+void qs_csv_write_row(FILE *f, const struct qs_sweep_row *r, const char *qparams_ref, const struct qs_csv_act *act)
 {
 	char shape[128], gran[64];
 	const struct qs_quantizer *q = r->quant;
@@ -65,5 +66,17 @@ void qs_csv_write_row(FILE *f, const struct qs_sweep_row *r, const char *qparams
 	fprintf(f, ",%s,%s,%d,%lu,%zu,%zu,%zu,", qs_profile_name(q->profile), qs_rounding_name(q->rounding), q->pow2,
 		r->seed, r->n_groups, r->n_dead, r->n_nonfinite);
 	qs_csv_write_field(f, qparams_ref);
-	fprintf(f, ",%zu\n", r->multiplier_index);
+	fprintf(f, ",%zu,%s,%s,%s", r->multiplier_index, act ? act->mode : "static", act ? act->calib_batches : "",
+		act ? act->eval_batches : "");
+	if (act && act->eval) {
+		const struct qs_err *v = act->eval;
+		fprintf(f, ",%zu", v->n);
+		const double ev[] = {qs_err_rel(v), qs_err_rel_clip(v), qs_err_rel_round(v), qs_err_sqnr_db(v),
+				     qs_err_clip_frac(v), v->max_abs};
+		for (size_t i = 0; i < sizeof ev / sizeof *ev; i++)
+			qs_csv_put_num(f, ev[i]);
+		fputc('\n', f);
+	} else {
+		fputs(",,,,,,,\n", f);
+	}
 }

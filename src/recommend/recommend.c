@@ -23,7 +23,14 @@ int qs_rec_points_push(struct qs_rec_points *pts, struct qs_rec_point *pt)
 	return QS_OK;
 }
 
-int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *r, const char *qparams_ref)
+void qs_rec_set_mode(struct qs_rec_point *pt, const char *mode, const char *calib)
+{
+	snprintf(pt->mode, sizeof pt->mode, "%s", mode);
+	snprintf(pt->calib, sizeof pt->calib, "%s%s", strcmp(mode, "dynamic") == 0 ? "dyn:" : "", calib);
+}
+
+int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *r, const char *qparams_ref,
+			  const char *mode)
 {
 	struct qs_rec_point pt = {0};
 	char shape[128];
@@ -46,7 +53,7 @@ int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *
 	snprintf(pt.range, sizeof pt.range, "%s", q->narrow ? "narrow" : "full");
 	snprintf(pt.scheme, sizeof pt.scheme, "%s", q->asym ? "asym" : "sym");
 	qs_gran_format(r->gran, pt.granularity, sizeof pt.granularity);
-	snprintf(pt.calib, sizeof pt.calib, "%s", r->calib->label);
+	qs_rec_set_mode(&pt, mode ? mode : "static", r->calib->label);
 	snprintf(pt.profile, sizeof pt.profile, "%s", qs_profile_name(q->profile));
 	snprintf(pt.rounding, sizeof pt.rounding, "%s", qs_rounding_name(q->rounding));
 	pt.multiplier = r->multiplier;
@@ -92,7 +99,7 @@ struct keyed {
 int qs_rec_cmp_family(const struct qs_rec_point *a, const struct qs_rec_point *b)
 {
 	int c;
-	if ((c = strcmp(a->granularity, b->granularity)) || (c = strcmp(a->scheme, b->scheme)) ||
+	if ((c = strcmp(a->mode, b->mode)) || (c = strcmp(a->granularity, b->granularity)) || (c = strcmp(a->scheme, b->scheme)) ||
 	    (c = strcmp(a->range, b->range)) || (c = strcmp(a->profile, b->profile)) ||
 	    (c = strcmp(a->rounding, b->rounding)))
 		return c;

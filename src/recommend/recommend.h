@@ -17,6 +17,7 @@ struct qs_rec_point {
 	size_t n;
 	int bits, is_signed, pow2;
 	char range[8], scheme[8], granularity[40], calib[48], profile[16], rounding[16];
+	char mode[8];             /* "static", or "dynamic" (scales computed per batch at run time; calib shows "dyn:") */
 	double multiplier, scale, zero_point, rel, rel_clip, rel_round, sqnr_db, eff_bits, worst_group_rel;
 };
 
@@ -25,8 +26,9 @@ struct qs_rec_points {
 	size_t n, cap;
 };
 
-/* Appends a sweep row. */
-int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *row, const char *qparams_ref);
+/* Appends a sweep row; mode NULL means "static". */
+int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *row, const char *qparams_ref,
+			  const char *mode);
 /* Appends a point (taking ownership of its strings). */
 int qs_rec_points_push(struct qs_rec_points *pts, struct qs_rec_point *pt);
 void qs_rec_points_free(struct qs_rec_points *pts);
@@ -77,6 +79,8 @@ void qs_recommendation_free(struct qs_recommendation *rec);
  * across lines). Errors name the file and line. */
 int qs_sweep_csv_read(const char *path, struct qs_rec_points *pts);
 
+/* Sets the point's mode and calibrator label ("dyn:minmax" for a dynamic point of calibrator minmax). */
+void qs_rec_set_mode(struct qs_rec_point *pt, const char *mode, const char *calib);
 /* Orders points by every configuration axis except bits, calibrator and multiplier (0: the same family). */
 int qs_rec_cmp_family(const struct qs_rec_point *a, const struct qs_rec_point *b);
 

@@ -49,6 +49,10 @@ int qs_gran_parse(const char *s, struct qs_granularity *out)
 		out->kind = QS_GRAN_CHANNEL;
 		return QS_OK;
 	}
+	if (strcmp(s, "token") == 0) {
+		out->kind = QS_GRAN_TOKEN;
+		return QS_OK;
+	}
 	if (strncmp(s, "channel:", 8) == 0 && parse_axis(s + 8, &out->axis) == 0) {
 		out->kind = QS_GRAN_CHANNEL;
 		return QS_OK;
@@ -65,7 +69,7 @@ int qs_gran_parse(const char *s, struct qs_granularity *out)
 			return QS_OK;
 		}
 	}
-	return qs_error_set(QS_EUSAGE, "bad granularity '%s' (use tensor, channel[:AXIS] or group:G[:AXIS])", s);
+	return qs_error_set(QS_EUSAGE, "bad granularity '%s' (use tensor, channel[:AXIS], group:G[:AXIS] or token)", s);
 }
 
 void qs_gran_format(const struct qs_granularity *g, char *buf, size_t len)
@@ -85,6 +89,9 @@ void qs_gran_format(const struct qs_granularity *g, char *buf, size_t len)
 			snprintf(buf, len, "group:%zu", g->group_size);
 		else
 			snprintf(buf, len, "group:%zu:%d", g->group_size, g->axis);
+		break;
+	case QS_GRAN_TOKEN:
+		snprintf(buf, len, "token");
 		break;
 	}
 }
@@ -176,7 +183,8 @@ int qs_groups_build(const struct qs_tensor *t, const struct qs_granularity *g, b
 	int axis = 0;
 	if (g->kind != QS_GRAN_TENSOR) {
 		int channel_default = t->channel_axis >= 0 ? t->channel_axis : 0; /* the consumer's, when a model says */
-		axis = g->axis == QS_AXIS_DEFAULT ? (g->kind == QS_GRAN_CHANNEL ? channel_default : t->rank - 1) : g->axis;
+		axis = g->axis == QS_AXIS_DEFAULT || g->kind == QS_GRAN_TOKEN
+			       ? (g->kind == QS_GRAN_CHANNEL ? channel_default : t->rank - 1) : g->axis;
 		if (axis < 0)
 			axis += t->rank;
 		if (axis < 0 || axis >= t->rank) {
@@ -194,6 +202,9 @@ int qs_groups_build(const struct qs_tensor *t, const struct qs_granularity *g, b
 	} else if (g->kind == QS_GRAN_GROUP) {
 		v = view_around(t, axis);
 		count = v.outer * v.inner * ((v.len + g->group_size - 1) / g->group_size);
+	} else if (g->kind == QS_GRAN_TOKEN) {
+		v = view_around(t, axis); /* the last axis: inner = 1, one block of len values per token */
+		count = v.outer;
 	}
 	out->count = count;
 	out->offset = malloc((count + 1) * sizeof *out->offset);
@@ -216,6 +227,8 @@ int qs_groups_build(const struct qs_tensor *t, const struct qs_granularity *g, b
 		rc = gather_channels(t, v, skip_nonfinite, out);
 	} else if (g->kind == QS_GRAN_GROUP) {
 		rc = gather_blocks(t, v, g->group_size, skip_nonfinite, out);
+	} else if (g->kind == QS_GRAN_TOKEN) {
+		rc = gather_blocks(t, v, v.len, skip_nonfinite, out);
 	} else {
 		out->offset[0] = 0;
 		rc = QS_OK;

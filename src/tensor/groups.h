@@ -11,6 +11,7 @@ enum qs_gran_kind {
 	QS_GRAN_TENSOR,  /* one group */
 	QS_GRAN_CHANNEL, /* one group per index along axis (default 0) */
 	QS_GRAN_GROUP,   /* blocks of group_size consecutive elements along axis (default last), inside each fibre */
+	QS_GRAN_TOKEN,   /* one group per row of the last axis: each token of [tokens, hidden] (or [batch, seq, hidden]) */
 };
 
 #define QS_AXIS_DEFAULT (-1000) /* axis not given: 0 for channel, last for group */
@@ -21,7 +22,7 @@ struct qs_granularity {
 	size_t group_size;  /* QS_GRAN_GROUP only */
 };
 
-/* Parses "tensor", "channel[:AXIS]", "group:G[:AXIS]". */
+/* Parses "tensor", "channel[:AXIS]", "group:G[:AXIS]", "token". */
 int qs_gran_parse(const char *s, struct qs_granularity *out);
 /* Canonical text form, as parsed ("channel", "channel:1", "group:128", "group:32:0"). */
 void qs_gran_format(const struct qs_granularity *g, char *buf, size_t len);
