@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what qscope needs to build and test on Debian 12 (run as root). Skips apt when all is present.
 set -eu
-PKGS="build-essential meson ninja-build pkg-config libgsl-dev check libjansson-dev libzip-dev python3-numpy python3-onnx valgrind gnuplot-nox chromium libprotobuf-c-dev protobuf-c-compiler libonnx-dev libinih-dev"
+PKGS="build-essential meson ninja-build pkg-config libgsl-dev check libjansson-dev libzip-dev python3-numpy python3-onnx valgrind gnuplot-nox chromium libprotobuf-c-dev protobuf-c-compiler libonnx-dev libinih-dev python3-torch"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

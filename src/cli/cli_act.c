@@ -135,9 +135,10 @@ static int run_static(const struct qs_act_run *run, const struct qs_batch_set *s
 		}
 	}
 	for (size_t i = 0; i < kept.n && rc == QS_OK; i++) {
-		kept.p[i].row.tensor = t;
+		struct qs_sweep_row *row = qs_kept_row(&kept.p[i]);
+		row->tensor = t;
 		act.eval = &kept.p[i].eval;
-		rc = run->emit(run->ctx, &kept.p[i].row, &act);
+		rc = run->emit(run->ctx, row, &act);
 	}
 	qs_kept_free(&kept);
 	qs_tensor_free(t);
@@ -186,9 +187,10 @@ static int run_dynamic(const struct qs_act_run *run, const struct qs_batch_set *
 	for (size_t i = 0; i < kept.n && rc == QS_OK; i++) {
 		if (!kept.p[i].n_batches)
 			continue; /* a configuration skipped for this tensor */
-		kept.p[i].row.tensor = &shape;
-		act.eval = is_eval ? &kept.p[i].row.err : NULL;
-		rc = run->emit(run->ctx, &kept.p[i].row, &act);
+		struct qs_sweep_row *row = qs_kept_row(&kept.p[i]);
+		row->tensor = &shape;
+		act.eval = is_eval ? &row->err : NULL;
+		rc = run->emit(run->ctx, row, &act);
 	}
 	qs_kept_free(&kept);
 	return rc;

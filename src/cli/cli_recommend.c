@@ -71,6 +71,39 @@ static void print_summary(const struct qs_recommendation *rec, const struct qs_t
 	free(chosen);
 }
 
+/* Activations with evaluation batches: the recommended static setting's error on the calibration batches beside
+ * its error on the unseen ones, and the best dynamic setting of the same bits and granularity on those. */
+static void print_evaluation(const struct qs_recommendation *rec)
+{
+	bool header = false;
+	for (size_t t = 0; t < rec->n_tensors; t++) {
+		const struct qs_rec_tensor *rt = &rec->tensors[t];
+		const struct qs_rec_point *p = rt->chosen ? rt->chosen->best : NULL;
+		if (!p || isnan(p->eval_rel) || strcmp(p->mode, "static") != 0)
+			continue;
+		const struct qs_rec_point *dyn = NULL;
+		for (size_t i = 0; i < rt->n_cfgs; i++) {
+			const struct qs_rec_point *d = rt->cfgs[i].best;
+			if (strcmp(d->mode, "dynamic") == 0 && d->bits == p->bits &&
+			    strcmp(d->granularity, p->granularity) == 0 && !isnan(d->eval_rel) &&
+			    (!dyn || d->eval_rel < dyn->eval_rel))
+				dyn = d;
+		}
+		if (!header) {
+			printf("\nstatic scales on unseen batches (recommended setting; rel on the calibration batches, then on "
+			       "the evaluation batches)\n%-32s  %4s  %-12s  %-10s  %10s  %10s  %12s\n", "tensor", "bits",
+			       "granularity", "calib", "rel_calib", "rel_eval", "dynamic_eval");
+			header = true;
+		}
+		printf("%-32.32s  %4d  %-12.12s  %-10.10s  %10.4g  %10.4g  ", p->tensor, p->bits, p->granularity, p->calib,
+		       p->rel, p->eval_rel);
+		if (dyn)
+			printf("%12.4g\n", dyn->eval_rel);
+		else
+			printf("%12s\n", "-");
+	}
+}
+
 int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pts, const struct qs_target *target,
 				const char *run_config)
 {
@@ -88,8 +121,10 @@ int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pt
 		rc = qs_plots_write(stage, pts, &rec);
 	if (rc == QS_OK && run_config)
 		rc = qs_report_write(stage, pts, &rec, target, run_config);
-	if (rc == QS_OK)
+	if (rc == QS_OK) {
 		print_summary(&rec, target);
+		print_evaluation(&rec);
+	}
 	qs_recommendation_free(&rec);
 	return rc;
 }

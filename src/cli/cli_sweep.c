@@ -4,6 +4,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,7 +543,8 @@ static int emit_row(void *ctx, const struct qs_sweep_row *row, const struct qs_c
 	}
 	qs_csv_write_row(s->csv, row, ref, act);
 	s->rows++;
-	int rc = qs_rec_points_add_row(&s->points, row, ref, act ? act->mode : NULL);
+	int rc = qs_rec_points_add_row(&s->points, row, ref, act ? act->mode : NULL,
+				       act && act->eval ? qs_err_rel(act->eval) : NAN);
 	if (rc)
 		return rc;
 	if (ferror(s->csv))

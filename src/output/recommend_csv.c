@@ -1,6 +1,8 @@
 /* Writes the recommendation table. */
 #include "recommend_csv.h"
 
+#include <math.h>
+
 #include "csv.h"
 
 const char *qs_rec_dominant(const struct qs_rec_point *p)
@@ -12,7 +14,7 @@ void qs_recommend_csv_write(FILE *f, const struct qs_recommendation *rec)
 {
 	fputs("tensor,shape,n,bits,granularity,scheme,signed,range,pow2,profile,rounding,calib,multiplier,scale,"
 	      "zero_point,rel,rel_clip,rel_round,sqnr_db,eff_bits,worst_group_rel,dominant,flat_lo,flat_hi,"
-	      "meets_target,recommended,qparams,qparams_row,mode\n", f);
+	      "meets_target,recommended,qparams,qparams_row,mode,eval_rel\n", f);
 	for (size_t i = 0; i < rec->n_configs; i++) {
 		const struct qs_rec_config *c = &rec->configs[i];
 		const struct qs_rec_point *p = c->best;
@@ -29,6 +31,11 @@ void qs_recommend_csv_write(FILE *f, const struct qs_recommendation *rec)
 		qs_csv_put_num(f, c->flat_hi);
 		fprintf(f, ",%d,%d,", c->meets_target, c->recommended);
 		qs_csv_write_field(f, p->qparams);
-		fprintf(f, ",%zu,%s\n", p->qparams_row, p->mode);
+		fprintf(f, ",%zu,%s", p->qparams_row, p->mode);
+		if (!isnan(p->eval_rel))
+			qs_csv_put_num(f, p->eval_rel);
+		else
+			fputc(',', f);
+		fputc('\n', f);
 	}
 }

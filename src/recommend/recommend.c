@@ -30,7 +30,7 @@ void qs_rec_set_mode(struct qs_rec_point *pt, const char *mode, const char *cali
 }
 
 int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *r, const char *qparams_ref,
-			  const char *mode)
+			  const char *mode, double eval_rel)
 {
 	struct qs_rec_point pt = {0};
 	char shape[128];
@@ -54,6 +54,7 @@ int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *
 	snprintf(pt.scheme, sizeof pt.scheme, "%s", q->asym ? "asym" : "sym");
 	qs_gran_format(r->gran, pt.granularity, sizeof pt.granularity);
 	qs_rec_set_mode(&pt, mode ? mode : "static", r->calib->label);
+	pt.eval_rel = eval_rel;
 	snprintf(pt.profile, sizeof pt.profile, "%s", qs_profile_name(q->profile));
 	snprintf(pt.rounding, sizeof pt.rounding, "%s", qs_rounding_name(q->rounding));
 	pt.multiplier = r->multiplier;

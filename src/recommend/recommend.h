@@ -18,6 +18,7 @@ struct qs_rec_point {
 	int bits, is_signed, pow2;
 	char range[8], scheme[8], granularity[40], calib[48], profile[16], rounding[16];
 	char mode[8];             /* "static", or "dynamic" (scales computed per batch at run time; calib shows "dyn:") */
+	double eval_rel;          /* activations: rel on the evaluation batches (NAN: no evaluation set) */
 	double multiplier, scale, zero_point, rel, rel_clip, rel_round, sqnr_db, eff_bits, worst_group_rel;
 };
 
@@ -26,9 +27,9 @@ struct qs_rec_points {
 	size_t n, cap;
 };
 
-/* Appends a sweep row; mode NULL means "static". */
+/* Appends a sweep row; mode NULL means "static"; eval_rel NAN when there is no evaluation set. */
 int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *row, const char *qparams_ref,
-			  const char *mode);
+			  const char *mode, double eval_rel);
 /* Appends a point (taking ownership of its strings). */
 int qs_rec_points_push(struct qs_rec_points *pts, struct qs_rec_point *pt);
 void qs_rec_points_free(struct qs_rec_points *pts);

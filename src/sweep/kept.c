@@ -27,6 +27,14 @@ static struct qs_kept_point *grow(struct qs_kept_points *k)
 	return pt;
 }
 
+struct qs_sweep_row *qs_kept_row(struct qs_kept_point *pt)
+{
+	pt->row.quant = &pt->quant;
+	pt->row.group_scale = pt->group_scale;
+	pt->row.group_zero_point = pt->group_zero_point;
+	return &pt->row;
+}
+
 int qs_kept_add(struct qs_kept_points *k, const struct qs_sweep_row *row, const char *ref)
 {
 	struct qs_kept_point *pt = grow(k);
@@ -44,11 +52,8 @@ int qs_kept_add(struct qs_kept_points *k, const struct qs_sweep_row *row, const 
 	}
 	pt->row = *row;
 	pt->quant = *row->quant;
-	pt->row.quant = &pt->quant;
 	memcpy(pt->group_scale, row->group_scale, G * sizeof *pt->group_scale);
 	memcpy(pt->group_zero_point, row->group_zero_point, G * sizeof *pt->group_zero_point);
-	pt->row.group_scale = pt->group_scale;
-	pt->row.group_zero_point = pt->group_zero_point;
 	snprintf(pt->ref, sizeof pt->ref, "%s", ref);
 	k->n++;
 	return QS_OK;
@@ -135,9 +140,6 @@ int qs_kept_accumulate(struct qs_kept_points *k, const struct qs_sweep_row *row,
 	if (pt->n_batches == 0) {
 		pt->row = *row;
 		pt->quant = *row->quant;
-		pt->row.quant = &pt->quant;
-		pt->row.group_scale = NULL;
-		pt->row.group_zero_point = NULL;
 	} else {
 		qs_err_add(&pt->row.err, &row->err);
 		pt->row.n_groups += row->n_groups;

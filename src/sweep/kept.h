@@ -7,7 +7,7 @@
 #include "sweep.h"
 
 struct qs_kept_point {
-	struct qs_sweep_row row;     /* its pointers lead to the copies below (tensor: set by the user) */
+	struct qs_sweep_row row;     /* read it through qs_kept_row (the points move as the list grows) */
 	struct qs_quantizer quant;
 	double *group_scale;         /* static: the calibration's qparams per group */
 	long *group_zero_point;
@@ -22,6 +22,9 @@ struct qs_kept_points {
 	struct qs_kept_point *p;
 	size_t n, cap;
 };
+
+/* The point's row, its pointers led to the point's own copies (tensor: set by the caller). */
+struct qs_sweep_row *qs_kept_row(struct qs_kept_point *pt);
 
 /* Keeps a copy of a static point (its configuration and per-group qparams). */
 int qs_kept_add(struct qs_kept_points *k, const struct qs_sweep_row *row, const char *ref);

@@ -145,10 +145,14 @@ def check_static_split(tmp, acts):
     check(shape and set(shape) == {"20x6x5x5"}, "static rows describe the 5 calibration batches concatenated", shape)
 
 
+DYN_STDOUT = [""]
+
+
 def check_dynamic(tmp, acts):
     r = run(["--batches", "acts/fc/*.npy", "-b", "8", "-s", "asym", "-g", "tensor,token", "-m", "1",
              "--mode", "static,dynamic", "--eval-batches", "6-7", "-o", "dyn"], tmp)
     check(r.returncode == 0, "--mode static,dynamic runs", r.stderr)
+    DYN_STDOUT[0] = r.stdout
     if r.returncode:
         return
     t = rows(os.path.join(tmp, "dyn", "sweep.csv"))
@@ -169,6 +173,10 @@ def check_dynamic(tmp, acts):
     modes = {(x["mode"], x["calib"]) for x in rec}
     check(("dynamic", "dyn:minmax") in modes and ("static", "minmax") in modes,
           "recommend.csv keeps static and dynamic configurations apart", modes)
+    best = [x for x in rec if x["mode"] == "static" and x["granularity"] == "tensor"]
+    check(best and static and close(best[0]["eval_rel"], float(static[0]["eval_rel"])),
+          "recommend.csv carries the evaluation-batch rel of each configuration's best point")
+    check("static scales on unseen batches" in DYN_STDOUT[0], "the summary puts calibration and evaluation error side by side", DYN_STDOUT[0][-600:])
     # without a split, dynamic covers every batch
     r = run(["--batches", "acts/fc/*.npy", "-b", "8", "-s", "asym", "-g", "token", "-m", "1", "--mode", "dynamic",
              "-o", "dyn_all"], tmp)

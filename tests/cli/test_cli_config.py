@@ -136,6 +136,15 @@ def check_shipped_examples(tmp):
               "int8-cnn: the first conv is kept at 8 bits per channel", configs_of(t, "conv2d_0.w_0"))
         check({x["bits"] for x in t if x["tensor"] == "conv2d_5.w_0"} == {"6", "8"}, "int8-cnn: other convs at 6 and 8")
         check(len({x["tensor"] for x in t}) == 73, "int8-cnn: all 73 conv/fc tensors of the model")
+    r = run(["-c", os.path.join(ROOT, "configs", "static-acts-split.ini"), "-o", "acts", "--no-plots", "-m", "1"], tmp)
+    check(r.returncode == 0, "configs/static-acts-split.ini runs", r.stderr)
+    if r.returncode == 0:
+        t = rows(os.path.join(tmp, "acts", "sweep.csv"))
+        check({(x["mode"], x["calib_batches"], x["eval_batches"]) for x in t} ==
+              {("static", "0-7", "8-11"), ("dynamic", "", "8-11")}, "static-acts: calibrate 0-7, evaluate 8-11, both modes")
+        check({x["signed"] for x in t if x["tensor"].startswith("relu")} == {"0"} and
+              {x["signed"] for x in t if x["tensor"] == "conv1"} == {"1"}, "static-acts: ReLU outputs unsigned")
+        check(len({x["tensor"] for x in t}) == 8, "static-acts: the 8 module outputs of the demo CNN")
     rng = np.random.default_rng(5)
     arrays = {"model.embed_tokens.weight": rng.standard_normal((64, 32))}
     for i in range(2):
