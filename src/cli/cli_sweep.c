@@ -481,6 +481,12 @@ static int read_overrides(struct sweep_opts *o, const struct qs_config *cfg)
 		if (rc)
 			return rc;
 	}
+	/* the list moved while it grew: point every section's axes at its own arrays again */
+	for (size_t k = 0; k < o->n_overrides; k++) {
+		int rc = apply_defaults(&o->overrides[k]);
+		if (rc)
+			return rc;
+	}
 	return QS_OK;
 }
 
