@@ -15,7 +15,9 @@ static const char inspect_help[] =
 	"\n"
 	"Print per-tensor statistics: shape, dtype, n, min, max, mean, std (population), max|x|/std, excess kurtosis,\n"
 	"fraction of zeros, NaN and Inf counts, and the spread of per-output-channel max|x| (min/median/max over the\n"
-	"indices of axis 0). Moments are over the finite values.\n"
+	"indices of the channel axis), and for weights of a model the op consuming them and its output-channel axis.\n"
+	"Moments are over the finite values. Arrays qscope does not read (integers, bool, ...) are listed with their\n"
+	"stored type and '(skipped)'.\n"
 	"\n"
 	"      --csv                CSV instead of an aligned table (numbers to 17 significant digits)\n"
 	"  -t, --tensor GLOB        only tensors whose name matches (repeatable)\n"
@@ -24,10 +26,10 @@ static const char inspect_help[] =
 	"      --big-endian         raw binaries are big-endian\n"
 	"  -h, --help               this help\n";
 
-#define N_COLS 16
+#define N_COLS 18
 static const char *const inspect_columns[N_COLS] = {
 	"tensor", "shape", "dtype", "n", "min", "max", "mean", "std", "absmax_over_std", "kurtosis", "frac_zero",
-	"n_nan", "n_inf", "ch_absmax_min", "ch_absmax_median", "ch_absmax_max",
+	"n_nan", "n_inf", "ch_absmax_min", "ch_absmax_median", "ch_absmax_max", "consumer", "channel_axis",
 };
 
 /* Rows kept as text so the table can be aligned once every width is known. */
@@ -41,17 +43,27 @@ static void fmt_num(char *buf, double v, bool csv)
 	snprintf(buf, 64, csv ? "%.17g" : "%.5g", v);
 }
 
-static int add_row(struct table *tb, const struct qs_tensor *t, const struct qs_stats *st, bool csv)
+/* A new row, every cell empty; NULL when out of memory. */
+static char (*new_row(struct table *tb))[64]
 {
 	if (tb->n == tb->cap) {
 		size_t ncap = tb->cap ? 2 * tb->cap : 64;
 		void *p = realloc(tb->cells, ncap * sizeof *tb->cells);
 		if (!p)
-			return qs_error_set(QS_ENOMEM, "out of memory");
+			return NULL;
 		tb->cells = p;
 		tb->cap = ncap;
 	}
 	char (*r)[64] = tb->cells[tb->n++];
+	memset(r, 0, N_COLS * sizeof *r);
+	return r;
+}
+
+static int add_row(struct table *tb, const struct qs_tensor *t, const struct qs_stats *st, bool csv)
+{
+	char (*r)[64] = new_row(tb);
+	if (!r)
+		return qs_error_set(QS_ENOMEM, "out of memory");
 	snprintf(r[0], 64, "%s", t->name);
 	qs_tensor_format_shape(t, r[1], 64);
 	snprintf(r[2], 64, "%s", t->dtype);
@@ -68,7 +80,32 @@ static int add_row(struct table *tb, const struct qs_tensor *t, const struct qs_
 		else
 			r[13 + i][0] = '\0';
 	}
+	snprintf(r[16], 64, "%s", t->consumer);
+	if (t->channel_axis >= 0)
+		snprintf(r[17], 64, "%d", t->channel_axis);
 	return QS_OK;
+}
+
+/* A container's array that qscope does not read: listed with its stored type, no statistics. */
+struct skipped_rows {
+	struct table *tb;
+	const struct qs_filter *filter;
+	bool nomem;
+};
+
+static void add_skipped(void *ctx, const char *name, const char *dtype)
+{
+	struct skipped_rows *s = ctx;
+	if (!qs_cli_selected(s->filter, name))
+		return;
+	char (*r)[64] = new_row(s->tb);
+	if (!r) {
+		s->nomem = true;
+		return;
+	}
+	snprintf(r[0], 64, "%s", name);
+	snprintf(r[2], 64, "%s", dtype);
+	snprintf(r[16], 64, "(skipped)");
 }
 
 static void print_table(const struct table *tb, bool csv)
@@ -140,6 +177,9 @@ int qs_cli_inspect(int argc, char **argv)
 		rc = qs_error_set(QS_EUSAGE, "no input files");
 	if (rc == QS_OK)
 		rc = qs_cli_inputs(argv + optind, argc - optind, &in);
+	struct skipped_rows skipped = {&tb, &filter, false};
+	load.skipped = add_skipped;
+	load.skipped_ctx = &skipped;
 	for (size_t i = 0; i < in.n && rc == QS_OK; i++) {
 		struct qs_source *src = NULL;
 		rc = qs_source_open(in.paths[i], &load, &src);
@@ -158,6 +198,8 @@ int qs_cli_inspect(int argc, char **argv)
 		}
 		if (src)
 			qs_source_close(src);
+		if (rc == QS_OK && skipped.nomem)
+			rc = qs_error_set(QS_ENOMEM, "out of memory");
 	}
 	if (rc == QS_OK)
 		print_table(&tb, csv);

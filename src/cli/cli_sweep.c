@@ -563,6 +563,14 @@ static int write_row(void *ctx, const struct qs_sweep_row *row)
 	return emit_row(ctx, row, NULL);
 }
 
+/* Arrays of types qscope does not read (integers, bool, ...), counted for one note at the end. */
+static void count_other_dtype(void *ctx, const char *name, const char *dtype)
+{
+	(void)name;
+	(void)dtype;
+	(*(size_t *)ctx)++;
+}
+
 static void note_skipped(void *ctx, const char *message)
 {
 	(void)ctx;
@@ -714,8 +722,12 @@ int qs_cli_sweep(int argc, char **argv)
 	s.saver = (struct qs_qparams_saver){.stage = stage, .n_multipliers = o.spec.n_multipliers};
 	s.progress = !o.quiet && isatty(STDERR_FILENO);
 	qs_csv_write_header(s.csv);
-	size_t n_tensors = 0;
+	size_t n_tensors = 0, n_other = 0;
+	o.load.skipped = count_other_dtype;
+	o.load.skipped_ctx = &n_other;
 	rc = run_inputs(&o, &in, &s, &n_tensors);
+	if (n_other)
+		fprintf(stderr, "qscope: note: %zu arrays of non-float types skipped (qscope inspect lists them)\n", n_other);
 	if (rc == QS_OK)
 		rc = run_batch_sets(&o, &sets, &s, &n_tensors);
 	show_progress(&s, n_tensors, "", true);

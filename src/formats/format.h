@@ -14,6 +14,10 @@ struct qs_load_opts {
 	int rank;                   /* -1: no --shape given (raw data is read as one 1-D tensor) */
 	size_t shape[QS_MAX_RANK];
 	bool big_endian;            /* raw data byte order (default little-endian) */
+	/* Called for every array a container holds that qscope does not read (integers, bool, 8-bit floats, ...):
+	 * its name and stored type. NULL: skipped silently. */
+	void (*skipped)(void *ctx, const char *name, const char *dtype);
+	void *skipped_ctx;
 };
 
 struct qs_format {

@@ -321,6 +321,9 @@ int qs_npy_read_header(FILE *f, size_t file_size, const char *path, bool skip_ot
 	if (status == QS_OK && !(h.descr_is_string && qs_npy_dtype(h.descr, h.descr_len, &info->elem, &info->big_endian))) {
 		if (skip_other_dtypes) {
 			info->skip = true;
+			snprintf(info->other_dtype, sizeof info->other_dtype, "%.*s",
+				 h.descr_is_string ? (h.descr_len > 20 ? 20 : (int)h.descr_len) : 6,
+				 h.descr_is_string ? h.descr : "record");
 			other_size = h.descr_is_string ? qs_npy_other_itemsize(h.descr, h.descr_len) : 0;
 		} else {
 			status = qs_error_set(QS_EFORMAT, "'%s': unsupported dtype '%.*s' (qscope reads float16/32/64)", path,

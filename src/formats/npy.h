@@ -16,6 +16,7 @@ struct qs_npy_info {
 	int rank;
 	size_t shape[QS_MAX_RANK];
 	size_t n;                   /* product of shape */
+	char other_dtype[24];       /* with skip: the dtype as the header spells it ("<i8") */
 	bool skip;                  /* only with skip_other_dtypes: a well-formed header of a dtype qscope does not read
 	                             * (integers, complex, objects, records); the fields above are then not set */
 };

@@ -14,6 +14,7 @@ struct qs_npz {
 	zip_t *za;
 	zip_uint64_t n_members;
 	zip_uint64_t next;
+	const struct qs_load_opts *opts;
 };
 
 static bool qs_npz_is_npy(const char *name)
@@ -43,13 +44,13 @@ static void qs_npz_close(void *state)
 
 static int qs_npz_open(const char *path, const struct qs_load_opts *opts, void **state)
 {
-	(void)opts;
 	*state = NULL;
 	struct qs_npz *npz = calloc(1, sizeof *npz);
 	if (!npz || !(npz->path = strdup(path))) {
 		free(npz);
 		return qs_error_set(QS_ENOMEM, "'%s': out of memory", path);
 	}
+	npz->opts = opts;
 	int status = QS_OK, code = 0;
 	npz->za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code);
 	if (!npz->za) {
@@ -125,6 +126,8 @@ static int qs_npz_read_member(struct qs_npz *npz, zip_uint64_t i, const char *na
 	}
 	struct qs_npy_info info;
 	status = qs_npy_read_header(f, (size_t)zs.size, where, true, &info);
+	if (status == QS_OK && info.skip && npz->opts && npz->opts->skipped)
+		npz->opts->skipped(npz->opts->skipped_ctx, tname, info.other_dtype);
 	if (status != QS_OK || info.skip)
 		goto out;
 	if (!(t = qs_tensor_alloc(tname, qs_elem_name(info.elem), info.rank, info.shape))) {

@@ -45,6 +45,7 @@ struct qs_onnx {
 	struct qs_onnx_entry *entries;
 	size_t n_entries, cap;
 	size_t next;
+	const struct qs_load_opts *opts;
 };
 
 /* The float data types qscope reads; every other TensorProto type is skipped. */
@@ -255,8 +256,17 @@ static int qs_onnx_add(struct qs_onnx *ox, const Onnx__GraphProto *g, const char
 	size_t k = 0, n_dtypes = sizeof qs_onnx_dtypes / sizeof qs_onnx_dtypes[0];
 	while (k < n_dtypes && !(tp->has_data_type && tp->data_type == qs_onnx_dtypes[k].type))
 		k++;
-	if (k == n_dtypes)
-		return QS_OK; /* integers, bool, strings, complex, 8-bit floats: not weights qscope measures */
+	if (k == n_dtypes) { /* integers, bool, strings, complex, 8-bit floats: not weights qscope measures */
+		if (ox->opts && ox->opts->skipped) {
+			const ProtobufCEnumValue *v = tp->has_data_type
+				? protobuf_c_enum_descriptor_get_value(&onnx__tensor_proto__data_type__descriptor, tp->data_type)
+				: NULL;
+			char name[512];
+			snprintf(name, sizeof name, "%s%s", prefix, local);
+			ox->opts->skipped(ox->opts->skipped_ctx, name, v ? v->name : "UNDEFINED");
+		}
+		return QS_OK;
+	}
 	if (ox->n_entries == ox->cap) {
 		size_t cap = ox->cap ? 2 * ox->cap : 64;
 		struct qs_onnx_entry *grown = realloc(ox->entries, cap * sizeof *grown);
@@ -379,13 +389,13 @@ static int qs_onnx_slurp(const char *path, unsigned char **buf, size_t *size)
 
 static int qs_onnx_open(const char *path, const struct qs_load_opts *opts, void **state)
 {
-	(void)opts;
 	*state = NULL;
 	struct qs_onnx *ox = calloc(1, sizeof *ox);
 	if (!ox || !(ox->path = strdup(path))) {
 		free(ox);
 		return qs_error_set(QS_ENOMEM, "'%s': out of memory", path);
 	}
+	ox->opts = opts;
 	const char *slash = strrchr(path, '/');
 	ox->dir_len = slash ? (int)(slash - path) + 1 : 0;
 	unsigned char *buf;

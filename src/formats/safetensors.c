@@ -34,6 +34,7 @@ static const struct {
 struct qs_st_entry {
 	char *name;                 /* the header key; owned */
 	bool skip;                  /* a dtype qscope does not read (integers, bool, 8-bit floats, complex) */
+	const char *dtype;          /* as the header spells it (a string of qs_st_dtypes) */
 	enum qs_elem elem;
 	int rank;
 	size_t shape[QS_MAX_RANK];
@@ -61,6 +62,7 @@ struct qs_st {
 	size_t n_shards;
 	size_t next_shard;
 	struct qs_st_file *cur;
+	const struct qs_load_opts *opts;
 };
 
 static bool qs_st_has_suffix(const char *path, const char *suffix)
@@ -142,6 +144,7 @@ static int qs_st_parse_entry(const char *path, const char *name, const json_t *v
 	if (k == n_dtypes)
 		return qs_error_set(QS_EFORMAT, "'%s': tensor '%.80s': unknown dtype '%.40s'", path, name, dname);
 	e->skip = qs_st_dtypes[k].elem < 0;
+	e->dtype = qs_st_dtypes[k].name;
 	e->elem = e->skip ? QS_ELEM_F32 : (enum qs_elem)qs_st_dtypes[k].elem;
 
 	if (!json_is_array(shape))
@@ -455,13 +458,13 @@ out:
 
 static int qs_st_open(const char *path, const struct qs_load_opts *opts, void **state)
 {
-	(void)opts;
 	*state = NULL;
 	struct qs_st *st = calloc(1, sizeof *st);
 	if (!st || !(st->path = strdup(path))) {
 		free(st);
 		return qs_error_set(QS_ENOMEM, "'%s': out of memory", path);
 	}
+	st->opts = opts;
 	int status;
 	if (qs_st_has_suffix(path, ".index.json")) {
 		status = qs_st_open_index(st);
@@ -499,8 +502,12 @@ static int qs_st_next(void *state, struct qs_tensor **out)
 		const char *shard = st->shard_names ? st->shard_names[st->next_shard - 1] : NULL;
 		while (sf->next < sf->n_entries) {
 			const struct qs_st_entry *e = &sf->entries[sf->next++];
-			if (!e->skip && qs_st_assigned(st, e->name, shard))
+			if (!qs_st_assigned(st, e->name, shard))
+				continue;
+			if (!e->skip)
 				return qs_st_convert(sf, e, out);
+			if (st->opts && st->opts->skipped)
+				st->opts->skipped(st->opts->skipped_ctx, e->name, e->dtype);
 		}
 		qs_st_file_close(sf);
 		st->cur = NULL;

@@ -177,6 +177,11 @@ def check_sharded(tmp):
     for f in ["arrays_z.npz", "model.safetensors", os.path.join("sharded", "model.safetensors.index.json")]:
         shutil.copy(os.path.join(MORE, f), folder)
     r, rows = inspect_names([folder])
+    skipped = sorted((x["tensor"], x["dtype"]) for x in rows if x["consumer"] == "(skipped)")
+    check(skipped == [("ids", "<i8"), ("steps", "I64")],
+          "inspect lists the integer arrays of the .npz and .safetensors files as skipped, with their stored type",
+          f"{skipped}")
+    rows = [x for x in rows if x["consumer"] != "(skipped)"]
     check(r.returncode == 0 and len(rows) == 10, "inspect on a folder reads its .npz and .safetensors files",
           f"exit {r.returncode}: {len(rows)} rows {r.stderr.strip()}")
 

@@ -21,7 +21,7 @@ from checks import check, summary
 
 QSCOPE = os.environ.get("QSCOPE", "qscope")
 COLUMNS = ("tensor,shape,dtype,n,min,max,mean,std,absmax_over_std,kurtosis,frac_zero,n_nan,n_inf,"
-           "ch_absmax_min,ch_absmax_median,ch_absmax_max").split(",")
+           "ch_absmax_min,ch_absmax_median,ch_absmax_max,consumer,channel_axis").split(",")
 FLOAT_COLS = ["min", "max", "mean", "std", "absmax_over_std", "kurtosis", "frac_zero",
               "ch_absmax_min", "ch_absmax_median", "ch_absmax_max"]
 INT_COLS = ["n", "n_nan", "n_inf"]
@@ -115,7 +115,7 @@ def main():
             recs = [dict(zip(rows[0], r)) for r in rows[1:]]
             check(sorted(r["tensor"] for r in recs) == sorted(t), "one CSV row per tensor",
                   f"got {[r['tensor'] for r in recs]}")
-            check(all(len(r) == len(COLUMNS) for r in rows), "every CSV row has 16 fields")
+            check(all(len(r) == len(COLUMNS) for r in rows), f"every CSV row has {len(COLUMNS)} fields")
             for r in recs:
                 name = r["tensor"]
                 if name not in exp:
@@ -158,7 +158,7 @@ def main():
             shape_ok = all(len(tk) == (13 if tk[0][2] == "scal" else 16) for tk in toks[1:])
             check(shape_ok, "table: every line has a field per column (3 blanks for the scalar)",
                   str([len(tk) for tk in toks]))
-            if shape_ok and len(head) == 16:
+            if shape_ok and len(head) == len(COLUMNS):  # consumer/channel_axis are blank for .npy files
                 bad = []
                 for j in range(16):
                     col = [tk[j] for tk in toks if len(tk) > j]

@@ -1,6 +1,7 @@
 """CLI checks for .onnx models: the real PaddleOCR classifier gives the same sweep as its bundled .npy export, the
 consumer's channel axis is used, subgraph tensors are named by path, broken models fail cleanly."""
 import csv
+import io
 import os
 import subprocess
 import sys
@@ -85,10 +86,18 @@ def check_fixtures(tmp):
           "inspect subgraphs.onnx: Constant nodes of both If branches and the Loop body, named by path",
           f"{r.returncode} {names} {r.stderr.strip()}")
 
-    r = run(["inspect", os.path.join(FIX, "initializers.onnx")])
-    names = [line.split()[0] for line in r.stdout.splitlines()[1:] if line.strip()]
-    check(r.returncode == 0 and "shape" not in names and len(names) == 8,
-          "inspect initializers.onnx: 8 float initializers, the INT64 'shape' skipped", f"{names} {r.stderr.strip()}")
+    r = run(["inspect", "--csv", os.path.join(FIX, "initializers.onnx")])
+    rows = list(csv.DictReader(io.StringIO(r.stdout))) if r.returncode == 0 else []
+    names = [x["tensor"] for x in rows if x["consumer"] != "(skipped)"]
+    skipped = [(x["tensor"], x["dtype"]) for x in rows if x["consumer"] == "(skipped)"]
+    check(r.returncode == 0 and "shape" not in names and len(names) == 8 and skipped == [("shape", "INT64")],
+          "inspect initializers.onnx: 8 float initializers, the INT64 'shape' listed as skipped",
+          f"{names} {skipped} {r.stderr.strip()}")
+    axes = {x["tensor"]: (x["consumer"], x["channel_axis"]) for x in rows}
+    check(axes.get("conv.W") == ("Conv", "0") and axes.get("convt.W") == ("ConvTranspose", "1") and
+          axes.get("gemm_t.B") == ("Gemm", "0") and axes.get("gemm_n.B") == ("Gemm", "1") and
+          axes.get("mm.B") == ("MatMul", "1"),
+          "inspect shows each weight's consuming op and output-channel axis", f"{axes}")
 
     # External data resolve next to the model, whatever the working directory.
     ref = run(["inspect", os.path.join(FIX, "initializers.onnx")]).stdout
