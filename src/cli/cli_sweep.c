@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "output/chart_data.h"
 #include "output/csv.h"
 #include "output/plots.h"
 #include "output/qparams.h"
@@ -296,6 +297,7 @@ static int apply_defaults(struct sweep_opts *o)
 struct sink {
 	FILE *csv;
 	struct qs_rec_points points;
+	struct qs_chart_data charts;   /* histogram and per-channel data, when charts are on */
 	struct qs_qparams_saver saver;
 	bool save_qparams;
 	size_t rows;
@@ -384,7 +386,10 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 			if (rc || !t)
 				break;
 			if (qs_cli_selected(&o->filter, t->name)) {
+				size_t first = s->points.n;
 				rc = qs_sweep_tensor(&o->spec, t, *n_tensors, write_row, s, note_skipped);
+				if (rc == QS_OK && o->plots)
+					rc = qs_chart_data_add(&s->charts, &o->spec, t, &s->points, first, &o->target);
 				(*n_tensors)++;
 				show_progress(s, *n_tensors, t->name, false);
 			}
@@ -438,8 +443,10 @@ int qs_cli_sweep(int argc, char **argv)
 	int rc_close = qs_stage_fclose(stage, s.csv);
 	if (rc == QS_OK)
 		rc = rc_close;
+	if (rc == QS_OK && o.plots)
+		rc = qs_chart_data_write(stage, &s.charts);
 	if (rc == QS_OK)
-		rc = qs_cli_write_recommendation(stage, &s.points, &o.target, o.plots ? cmdline : NULL);
+		rc = qs_cli_write_recommendation(stage, &s.points, &o.target, o.plots ? cmdline : NULL, &s.charts);
 	if (rc == QS_OK) {
 		rc = qs_stage_commit(stage);
 		stage = NULL;
@@ -452,6 +459,7 @@ out:
 	qs_stage_abort(stage);
 	qs_qparams_saver_free(&s.saver);
 	qs_rec_points_free(&s.points);
+	qs_chart_data_free(&s.charts);
 	qs_cli_inputs_free(&in);
 	free(o.multipliers);
 	return rc ? qs_cli_fail(rc, "sweep") : 0;

@@ -87,26 +87,38 @@ static void histogram(const double *x, size_t n, struct qs_chart_tensor *ct)
 				lo + (double)b * w, b + 1 == QS_CHART_BINS ? hi : lo + (double)(b + 1) * w, counts[b]};
 }
 
+/* The values quantizer q represents for the clip range m·[lo, hi]: [(qmin − z)·s, (qmax − z)·s]. */
+static void represented(const struct qs_quantizer *q, double m, double lo, double hi, struct qs_chart_clip *c)
+{
+	struct qs_qparams p;
+	long qmin, qmax;
+	qs_quant_params(q, m * lo, m * hi, &p);
+	qs_quant_range(q, &qmin, &qmax);
+	c->lo = (double)(qmin - p.zero_point) * p.scale;
+	c->hi = (double)(qmax - p.zero_point) * p.scale;
+}
+
 /* Clip lines: every calibrator at multiplier 1, then the per-tensor optimum. */
 static int clip_lines(const struct qs_sweep_spec *spec, const double *x, size_t n, const struct qs_quantizer *q,
 		      const struct qs_rec_config *tensor_cfg, struct qs_chart_tensor *ct)
 {
-	for (size_t i = 0; i < spec->n_calibs; i++) {
+	double lo[64], hi[64];
+	for (size_t i = 0; i < spec->n_calibs && i < 64; i++) {
 		struct qs_chart_clip *c = &ct->clips[ct->n_clips++];
 		snprintf(c->label, sizeof c->label, "%s", spec->calibs[i].label);
-		int rc = qs_calib_clip_range(&spec->calibs[i], x, n, q, &c->lo, &c->hi);
+		int rc = qs_calib_clip_range(&spec->calibs[i], x, n, q, &lo[i], &hi[i]);
 		if (rc)
 			return rc;
+		represented(q, 1.0, lo[i], hi[i], c);
 	}
 	if (!tensor_cfg)
 		return QS_OK;
 	const struct qs_rec_point *b = tensor_cfg->best;
-	for (size_t i = 0; i < spec->n_calibs; i++)
+	for (size_t i = 0; i < ct->n_clips; i++)
 		if (strcmp(ct->clips[i].label, b->calib) == 0) {
 			struct qs_chart_clip *c = &ct->clips[ct->n_clips++];
 			snprintf(c->label, sizeof c->label, "optimum %.40s m=%.4g", b->calib, b->multiplier);
-			c->lo = b->multiplier * ct->clips[i].lo;
-			c->hi = b->multiplier * ct->clips[i].hi;
+			represented(q, b->multiplier, lo[i], hi[i], c);
 			c->optimum = true;
 			break;
 		}
@@ -233,7 +245,7 @@ static struct qs_chart_tensor *push(struct qs_chart_data *cd, const char *name)
 	return ct;
 }
 
-int qs_chart_data_add(struct qs_chart_data *cd, const struct qs_sweep_spec *spec, const struct qs_tensor *t,
+static int add_tensor(struct qs_chart_data *cd, const struct qs_sweep_spec *spec, const struct qs_tensor *t,
 		      const struct qs_rec_tensor *rt)
 {
 	if (!rt->chosen)
@@ -263,6 +275,20 @@ int qs_chart_data_add(struct qs_chart_data *cd, const struct qs_sweep_spec *spec
 	if (rc == QS_OK)
 		rc = channels(spec, t, rt, &all, &q, tensor_cfg, ct);
 	qs_groups_free(&all);
+	return rc;
+}
+
+int qs_chart_data_add(struct qs_chart_data *cd, const struct qs_sweep_spec *spec, const struct qs_tensor *t,
+		      const struct qs_rec_points *pts, size_t first, const struct qs_target *target)
+{
+	struct qs_rec_points own = {pts->p + first, pts->n - first, pts->n - first};
+	struct qs_recommendation rec;
+	if (own.n == 0)
+		return QS_OK;
+	int rc = qs_recommend(&own, target, &rec);
+	if (rc == QS_OK && rec.n_tensors == 1)
+		rc = add_tensor(cd, spec, t, &rec.tensors[0]);
+	qs_recommendation_free(&rec);
 	return rc;
 }
 

@@ -4,10 +4,11 @@
  *
  * For tensor T with recommended configuration R (bits, scheme, range, signedness, pow2, profile, rounding):
  *   histogram   QS_CHART_BINS equal bins of T's finite values over [min, max] (empty bins are not stored);
- *   clip lines  per calibrator c of the sweep, c's per-tensor clip range [lo, hi] of T at multiplier 1 under R's
- *               quantizer; then "optimum": the clip range m·[lo, hi] of the best point of R's per-tensor
- *               configuration (R itself, or the tensor-granularity configuration of the same quantizer) when the
- *               sweep has one;
+ *   clip lines  per calibrator c of the sweep (at most 64), the range R's quantizer represents,
+ *               [(qmin − z)·s, (qmax − z)·s], for c's per-tensor clip range of T at multiplier 1 (so a symmetric
+ *               int8 minmax line sits at −128·s and 127·s = max|x|); then "optimum": the same for the best point
+ *               (calibrator, m) of R's per-tensor configuration (R itself, or the tensor-granularity
+ *               configuration of the same quantizer) when the sweep has one;
  *   channels    (rank >= 2) per channel k along the channel axis (R's when R is per-channel, else the sweep's first
  *               channel granularity's, else the consumer's, else 0): n, max|x|, Σx², and clipping/rounding error
  *               sums under two quantizations with R's quantizer: [0] per-tensor, [1] per-channel, each at the best
@@ -63,9 +64,10 @@ struct qs_chart_data {
 	size_t n, cap;
 };
 
-/* Measures tensor t (swept with spec; rt: its share of a recommendation over its own points) and appends it. */
+/* Measures tensor t, just swept with spec into pts->p[first .. pts->n), and appends it; R is the recommendation
+ * for target over those points alone (the same as the model's: a tensor's choice depends on its points only). */
 int qs_chart_data_add(struct qs_chart_data *cd, const struct qs_sweep_spec *spec, const struct qs_tensor *t,
-		      const struct qs_rec_tensor *rt);
+		      const struct qs_rec_points *pts, size_t first, const struct qs_target *target);
 void qs_chart_data_free(struct qs_chart_data *cd);
 
 /* The tensor named `name`, or NULL. */

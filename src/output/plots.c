@@ -29,7 +29,8 @@ static int cmp_point(const void *va, const void *vb)
 
 /* ---- qs_plots_write ------------------------------------------------------------------------------------------- */
 
-int qs_plots_write(struct qs_stage *st, const struct qs_rec_points *pts, const struct qs_recommendation *rec)
+int qs_plots_write(struct qs_stage *st, const struct qs_rec_points *pts, const struct qs_recommendation *rec,
+		   const struct qs_chart_data *cd)
 {
 	size_t n_t = rec->n_tensors;
 	struct qs_plots_view *tv = calloc(n_t ? n_t : 1, sizeof *tv);
@@ -69,6 +70,7 @@ int qs_plots_write(struct qs_stage *st, const struct qs_rec_points *pts, const s
 		t->pts = sorted + lo;
 		t->n_pts = end - lo;
 		qs_plots_tensor_stem(rec, r, t->stem, sizeof t->stem);
+		t->data = qs_chart_data_find(cd, t->name);
 	}
 	for (size_t r = 0; r < n_t && rc == QS_OK; r++) {
 		rc = qs_plots_err_vs_scale(st, &tv[r]);
@@ -76,6 +78,10 @@ int qs_plots_write(struct qs_stage *st, const struct qs_rec_points *pts, const s
 			rc = qs_plots_err_vs_bits(st, &tv[r], cfgs);
 		if (rc == QS_OK)
 			rc = qs_plots_pareto(st, &tv[r], cfgs);
+		if (rc == QS_OK && tv[r].data && tv[r].data->n_bins)
+			rc = qs_plots_histogram(st, &tv[r]);
+		if (rc == QS_OK && tv[r].data && tv[r].data->n_channels)
+			rc = qs_plots_channels(st, &tv[r]);
 	}
 	if (rc == QS_OK)
 		rc = qs_plots_ranked(st, tv, n_t, cfgs);
@@ -84,8 +90,13 @@ int qs_plots_write(struct qs_stage *st, const struct qs_rec_points *pts, const s
 	if (rc == QS_OK)
 		rc = qs_stage_fopen(st, "plots/charts.txt", &manifest);
 	if (rc == QS_OK) {
-		for (size_t r = 0; r < n_t; r++)
+		for (size_t r = 0; r < n_t; r++) {
 			fprintf(manifest, "%s.err_vs_scale\n%s.err_vs_bits\n%s.pareto\n", tv[r].stem, tv[r].stem, tv[r].stem);
+			if (tv[r].data && tv[r].data->n_bins)
+				fprintf(manifest, "%s.histogram\n", tv[r].stem);
+			if (tv[r].data && tv[r].data->n_channels)
+				fprintf(manifest, "%s.channels\n", tv[r].stem);
+		}
 		fputs("model.ranked_error\nmodel.sqnr_by_layer\n", manifest);
 		rc = qs_stage_fclose(st, manifest);
 	}

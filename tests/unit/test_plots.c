@@ -83,7 +83,7 @@ static void setup(void)
 	snprintf(plots, sizeof plots, "%s/plots", out);
 	struct qs_stage *st;
 	ck_assert_int_eq(qs_stage_open(out, &st), QS_OK);
-	ck_assert_int_eq(qs_plots_write(st, &pts, &rec), QS_OK);
+	ck_assert_int_eq(qs_plots_write(st, &pts, &rec, NULL), QS_OK);
 	ck_assert_int_eq(qs_stage_commit(st), QS_OK);
 }
 
