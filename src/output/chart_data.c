@@ -263,7 +263,7 @@ static int add_tensor(struct qs_chart_data *cd, const struct qs_sweep_spec *spec
 	}
 	struct qs_chart_tensor *ct = push(cd, t->name);
 	if (!ct || !(ct->bins = malloc(QS_CHART_BINS * sizeof *ct->bins)) ||
-	    !(ct->clips = malloc((spec->n_calibs + 1) * sizeof *ct->clips))) {
+	    !(ct->clips = calloc(spec->n_calibs + 1, sizeof *ct->clips))) {
 		qs_groups_free(&all);
 		return qs_error_set(QS_ENOMEM, "out of memory measuring '%s' for its charts", t->name);
 	}
