@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_progress.h"
 #include "output/chart_data.h"
 #include "output/csv.h"
 #include "output/plots.h"
@@ -301,8 +301,9 @@ struct sink {
 	struct qs_qparams_saver saver;
 	bool save_qparams;
 	size_t rows;
-	bool progress;
-	struct timespec last;
+	struct qs_cli_progress progress;
+	double values_done;            /* values of the tensors swept so far */
+	size_t tensors_done, rows_in_tensor, rows_per_tensor;
 };
 
 static int write_row(void *ctx, const struct qs_sweep_row *row)
@@ -317,6 +318,11 @@ static int write_row(void *ctx, const struct qs_sweep_row *row)
 	}
 	qs_csv_write_row(s->csv, row, ref);
 	s->rows++;
+	if (s->progress.on) {
+		double part = (double)++s->rows_in_tensor / (double)s->rows_per_tensor;
+		qs_cli_progress_update(&s->progress, s->values_done + (part < 1.0 ? part : 1.0) * (double)row->tensor->n,
+				       s->tensors_done);
+	}
 	int rc = qs_rec_points_add_row(&s->points, row, ref);
 	if (rc)
 		return rc;
@@ -327,24 +333,8 @@ static int write_row(void *ctx, const struct qs_sweep_row *row)
 
 static void note_skipped(void *ctx, const char *message)
 {
-	(void)ctx;
+	qs_cli_progress_clear(&((struct sink *)ctx)->progress);
 	fprintf(stderr, "qscope: note: %s; skipped\n", message);
-}
-
-/* Redraws the progress line at most ten times a second (stderr is a terminal). */
-static void show_progress(struct sink *s, size_t tensors, const char *name, bool force)
-{
-	if (!s->progress)
-		return;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double dt = (double)(now.tv_sec - s->last.tv_sec) + 1e-9 * (double)(now.tv_nsec - s->last.tv_nsec);
-	if (!force && dt < 0.1)
-		return;
-	s->last = now;
-	fprintf(stderr, "\r\033[Ksweep: %zu tensors, %zu rows  %.40s", tensors, s->rows, name);
-	if (force)
-		fputc('\n', stderr);
 }
 
 /* Renders the committed charts (OUT/plots/NAME.gp) to PNG; a missing gnuplot is a warning, not a failure. */
@@ -391,7 +381,10 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 				if (rc == QS_OK && o->plots)
 					rc = qs_chart_data_add(&s->charts, &o->spec, t, &s->points, first, &o->target);
 				(*n_tensors)++;
-				show_progress(s, *n_tensors, t->name, false);
+				s->values_done += (double)t->n;
+				s->tensors_done++;
+				s->rows_in_tensor = 0;
+				qs_cli_progress_update(&s->progress, s->values_done, s->tensors_done);
 			}
 			qs_tensor_free(t);
 		}
@@ -433,11 +426,13 @@ int qs_cli_sweep(int argc, char **argv)
 		goto out;
 	s.save_qparams = o.save_qparams;
 	s.saver = (struct qs_qparams_saver){.stage = stage, .n_multipliers = o.spec.n_multipliers};
-	s.progress = !o.quiet && isatty(STDERR_FILENO);
+	s.rows_per_tensor = qs_sweep_config_count(&o.spec) * o.spec.n_multipliers;
+	qs_cli_progress_start(&s.progress, !o.quiet && isatty(STDERR_FILENO));
+	qs_cli_progress_count(&s.progress, &in, &o.load, &o.filter);
 	qs_csv_write_header(s.csv);
 	size_t n_tensors = 0;
 	rc = run_inputs(&o, &in, &s, &n_tensors);
-	show_progress(&s, n_tensors, "", true);
+	qs_cli_progress_clear(&s.progress);
 	if (rc == QS_OK && n_tensors == 0)
 		rc = qs_error_set(QS_EFORMAT, "no tensor selected (check --tensor patterns)");
 	int rc_close = qs_stage_fclose(stage, s.csv);
