@@ -117,6 +117,7 @@ void qs_gp_header(FILE *f, const char *stem, int w, int h)
 {
 	fprintf(f,
 		"# qscope chart; render inside this folder: gnuplot -e \"fmt='svg'\" %s.gp   (fmt: png, svg, pdf)\n"
+		"reset\n"
 		"if (!exists(\"fmt\")) fmt = \"png\"\n"
 		"if (fmt eq \"png\") {\n"
 		"    set terminal pngcairo size %d,%d noenhanced font \"Sans,10\"\n"

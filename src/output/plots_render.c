@@ -39,11 +39,17 @@ static bool on_path(const char *name)
 	return false;
 }
 
-/* One gnuplot run: `gnuplot -e fmt='FMT' SCRIPT` with cwd = the plots folder, stderr into a temporary file. */
+/* Scripts per gnuplot process: starting gnuplot costs about as much as drawing a chart, so a process renders a
+ * batch of scripts in turn (each script starts with `reset`, so none inherits another's settings). */
+#define BATCH_MAX 24
+
+/* One gnuplot run: `gnuplot -e fmt='FMT' SCRIPT...` with cwd = the plots folder, stderr into a temporary file. */
 struct job {
 	pid_t pid;
 	FILE *err;
-	const char *script, *fmt;
+	char *const *scripts;
+	size_t n_scripts;   /* 1..BATCH_MAX */
+	const char *fmt;
 };
 
 /* Starts a job; returns 0, or -1 with errno set. */
@@ -51,7 +57,9 @@ static int job_start(struct job *j, const char *dir)
 {
 	char fmt_arg[32];
 	snprintf(fmt_arg, sizeof fmt_arg, "fmt='%s'", j->fmt);
-	char *const argv[] = {"gnuplot", "-e", fmt_arg, (char *)j->script, NULL};
+	char *argv[BATCH_MAX + 4] = {"gnuplot", "-e", fmt_arg};
+	for (size_t i = 0; i < j->n_scripts && i < BATCH_MAX; i++)
+		argv[3 + i] = j->scripts[i];
 	if (!(j->err = tmpfile()))
 		return -1;
 	fflush(NULL);
@@ -100,6 +108,28 @@ static int job_finish(struct job *j, char *err, size_t err_len)
 	return rc;
 }
 
+/* A batch failed: runs its scripts one by one until one fails, and narrows the job to it (its status and stderr);
+ * the batch's status when none fails alone. */
+static int find_failing(struct job *j, const char *dir, char *err, size_t err_len, int batch_status)
+{
+	char *const *scripts = j->scripts;
+	size_t n = j->n_scripts;
+	char one[2048];
+	for (size_t i = 0; i < n; i++) {
+		struct job single = {.scripts = scripts + i, .n_scripts = 1, .fmt = j->fmt};
+		if (job_start(&single, dir) != 0)
+			break;
+		int st = job_finish(&single, one, sizeof one);
+		if (st != 0) {
+			j->scripts = scripts + i;
+			j->n_scripts = 1;
+			snprintf(err, err_len, "%s", one);
+			return st;
+		}
+	}
+	return batch_status;
+}
+
 int qs_plots_render(const char *plots_dir, const char *const *formats, size_t n_formats, char *warning, size_t len)
 {
 	if (len)
@@ -141,9 +171,12 @@ int qs_plots_render(const char *plots_dir, const char *const *formats, size_t n_
 	closedir(d);
 	if (rc == QS_OK)
 		qsort(scripts, n, sizeof *scripts, cmp_str);
-	/* every (script, format) pair, a few gnuplots at a time */
+	/* every (batch of scripts, format) pair, a few gnuplots at a time */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t width = cpus < 1 ? 1 : cpus > 16 ? 16 : (size_t)cpus, n_jobs = n * n_formats, head = 0;
+	size_t width = cpus < 1 ? 1 : cpus > 16 ? 16 : (size_t)cpus, head = 0;
+	size_t batch = (n + width - 1) / width;
+	batch = batch < 1 ? 1 : batch > BATCH_MAX ? BATCH_MAX : batch;
+	size_t n_batches = (n + batch - 1) / batch, n_jobs = n_batches * n_formats;
 	struct job *ring = calloc(width, sizeof *ring);
 	char err[2048];
 	size_t failed = 0;
@@ -152,11 +185,13 @@ int qs_plots_render(const char *plots_dir, const char *const *formats, size_t n_
 	for (size_t next = 0; rc == QS_OK && (head < next || next < n_jobs);) {
 		if (next < n_jobs && next - head < width) {
 			struct job *j = &ring[next % width];
-			j->script = scripts[next / n_formats];
+			size_t first = next / n_formats * batch;
+			j->scripts = scripts + first;
+			j->n_scripts = n - first < batch ? n - first : batch;
 			j->fmt = formats[next % n_formats];
 			if (job_start(j, plots_dir) != 0) {
 				if (failed++ == 0)
-					qs_error_set(QS_EIO, "'%s/%s': cannot run gnuplot: %s", plots_dir, j->script,
+					qs_error_set(QS_EIO, "'%s/%s': cannot run gnuplot: %s", plots_dir, j->scripts[0],
 						     strerror(errno));
 				n_jobs = next; /* start nothing more; wait for the running ones */
 				continue;
@@ -168,12 +203,14 @@ int qs_plots_render(const char *plots_dir, const char *const *formats, size_t n_
 		int st = job_finish(j, err, sizeof err);
 		if (st == 0)
 			continue;
+		if (failed == 0 && j->n_scripts > 1)
+			st = find_failing(j, plots_dir, err, sizeof err, st);
 		size_t el = strlen(err);
 		while (el > 0 && (err[el - 1] == '\n' || err[el - 1] == ' '))
 			err[--el] = '\0';
 		if (failed++ == 0)
 			qs_error_set(QS_EIO, "'%s/%s': gnuplot failed rendering %s (exit status %d)%s%s", plots_dir,
-				     j->script, j->fmt, st, el ? ":\n" : "", err);
+				     j->scripts[0], j->fmt, st, el ? ":\n" : "", err);
 	}
 	free(ring);
 	if (rc == QS_OK && failed)

@@ -335,6 +335,19 @@ START_TEST(test_render)
 	ck_assert_int_gt(sb.st_size, 1000);
 	const char *bad[] = {"gif"};
 	ck_assert_int_eq(qs_plots_render(plots, bad, 1, warning, sizeof warning), QS_EUSAGE);
+	/* a broken script among good ones (gnuplot renders scripts in batches): the error names it and carries
+	 * gnuplot's message */
+	char gp[256];
+	snprintf(gp, sizeof gp, "%s/m_broken.gp", plots);
+	FILE *f = fopen(gp, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("set output 'm_broken.'.fmt\nplot nosuchfunction(x)\n", f);
+	fclose(f);
+	ck_assert_int_eq(qs_plots_render(plots, formats, 1, warning, sizeof warning), QS_EIO);
+	ck_assert_msg(strstr(qs_error_message(), "/m_broken.gp': gnuplot failed rendering png") != NULL, "%s",
+		      qs_error_message());
+	ck_assert_msg(strstr(qs_error_message(), "nosuchfunction") != NULL, "%s", qs_error_message());
+	unlink(gp);
 }
 END_TEST
 
