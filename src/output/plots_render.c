@@ -1,4 +1,4 @@
-/* Rendering charts: gnuplot started without a shell, one process per script and format, a few at a time. */
+/* Rendering charts: gnuplot started without a shell, a batch of scripts per process, a few processes at a time. */
 #include "plots.h"
 
 #include <dirent.h>
