@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "formats/format.h"
+#include "output/chart_data.h"
 #include "output/stage.h"
 #include "recommend/recommend.h"
 
@@ -21,9 +22,9 @@ enum { QS_CLI_OPT_TARGET_REL = 512, QS_CLI_OPT_TARGET_SQNR };
 int qs_cli_parse_target(int opt, const char *arg, struct qs_target *t);
 /* Computes the recommendation of pts, stages OUT/recommend.csv (and, when `run_config` is not NULL, the charts'
  * .dat/.gp under OUT/plots/ and OUT/report.md + report.html, which describe that command line) and prints the
- * model summary on stdout. */
+ * model summary on stdout. charts (NULL: none) adds the histogram and per-channel charts and their notes. */
 int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pts, const struct qs_target *target,
-				const char *run_config);
+				const char *run_config, const struct qs_chart_data *charts);
 
 /* Prints "qscope: MESSAGE" on stderr and returns the exit status for `status`; usage errors add a usage hint for
  * `command`. */

@@ -5,16 +5,20 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "output/chart_data.h"
 #include "output/plots.h"
 #include "util/qs_error.h"
 
 static const char plot_help[] =
 	"usage: qscope plot [options] OUT\n"
 	"\n"
-	"Rewrite the charts of a sweep folder from OUT/sweep.csv: gnuplot data and scripts (OUT/plots/*.dat, *.gp,\n"
-	"replacing older ones), then render them when gnuplot is on PATH. Prints the chart files written.\n"
-	"Per tensor: error vs multiplier (one panel per bit width), error vs bits, Pareto (error vs effective bits);\n"
-	"per model: tensors ranked by error, SQNR per tensor. Re-render one chart by hand inside OUT/plots with\n"
+	"Rewrite the charts of a sweep folder from OUT/sweep.csv (and OUT/histogram.csv, clip_lines.csv, channels.csv):\n"
+	"gnuplot data and scripts (OUT/plots/*.dat, *.gp, replacing older ones), then render them when gnuplot is on\n"
+	"PATH. Prints the chart files written.\n"
+	"Per tensor: error vs multiplier (one panel per bit width), error vs bits, Pareto (error vs effective bits),\n"
+	"histogram of the values with the clip ranges, max|x| and error per channel (the last two as measured by the\n"
+	"sweep, for its recommendation); per model: tensors ranked by error, SQNR per tensor.\n"
+	"Re-render one chart by hand inside OUT/plots with\n"
 	"  gnuplot -e \"fmt='svg'\" NAME.gp\n"
 	"\n"
 	"  -f, --format LIST        chart formats: png, svg, pdf (default: png)\n"
@@ -76,6 +80,7 @@ int qs_cli_plot(int argc, char **argv)
 	struct qs_target target = {QS_TARGET_REL, QS_TARGET_DEFAULT_REL};
 	struct qs_rec_points pts = {0};
 	struct qs_recommendation rec = {0};
+	struct qs_chart_data charts = {0};
 	struct qs_stage *stage = NULL;
 	const char *formats[3] = {"png"};
 	size_t n_formats = 1;
@@ -106,13 +111,15 @@ int qs_cli_plot(int argc, char **argv)
 			rc = qs_error_set(QS_EFORMAT, "'%s': no sweep rows", path);
 		if (rc == QS_OK)
 			rc = qs_recommend(&pts, &target, &rec);
+		snprintf(path, sizeof path, "%.*s", (int)len, out);
+		if (rc == QS_OK)
+			rc = qs_chart_data_read(path, &charts);
 		if (rc == QS_OK) {
-			snprintf(path, sizeof path, "%.*s", (int)len, out);
 			rc = qs_stage_open(path, &stage);
 		}
 	}
 	if (rc == QS_OK)
-		rc = qs_plots_write(stage, &pts, &rec);
+		rc = qs_plots_write(stage, &pts, &rec, &charts);
 	if (rc == QS_OK) {
 		rc = qs_stage_commit(stage);
 		stage = NULL;
@@ -131,6 +138,7 @@ int qs_cli_plot(int argc, char **argv)
 	}
 	qs_stage_abort(stage);
 	qs_recommendation_free(&rec);
+	qs_chart_data_free(&charts);
 	qs_rec_points_free(&pts);
 	return rc ? qs_cli_fail(rc, "plot") : 0;
 }

@@ -105,7 +105,7 @@ static void print_evaluation(const struct qs_recommendation *rec)
 }
 
 int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pts, const struct qs_target *target,
-				const char *run_config)
+				const char *run_config, const struct qs_chart_data *charts)
 {
 	struct qs_recommendation rec;
 	int rc = qs_recommend(pts, target, &rec);
@@ -118,9 +118,9 @@ int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pt
 		rc = qs_stage_fclose(stage, f);
 	}
 	if (rc == QS_OK && run_config)
-		rc = qs_plots_write(stage, pts, &rec);
+		rc = qs_plots_write(stage, pts, &rec, charts);
 	if (rc == QS_OK && run_config)
-		rc = qs_report_write(stage, pts, &rec, target, run_config);
+		rc = qs_report_write(stage, pts, &rec, target, run_config, charts);
 	if (rc == QS_OK) {
 		print_summary(&rec, target);
 		print_evaluation(&rec);
@@ -172,7 +172,7 @@ int qs_cli_recommend(int argc, char **argv)
 		rc = qs_stage_open(dir, &stage);
 	}
 	if (rc == QS_OK)
-		rc = qs_cli_write_recommendation(stage, &pts, &target, NULL);
+		rc = qs_cli_write_recommendation(stage, &pts, &target, NULL, NULL);
 	if (rc == QS_OK) {
 		rc = qs_stage_commit(stage);
 		stage = NULL;

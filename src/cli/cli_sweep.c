@@ -8,11 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli_act.h"
+#include "cli_progress.h"
+#include "output/chart_data.h"
 #include "output/csv.h"
 #include "output/plots.h"
 #include "output/qparams.h"
@@ -529,11 +530,13 @@ static void free_overrides(struct sweep_opts *o)
 struct sink {
 	FILE *csv;
 	struct qs_rec_points points;
+	struct qs_chart_data charts;   /* histogram and per-channel data, when charts are on */
 	struct qs_qparams_saver saver;
 	bool save_qparams;
 	size_t rows;
-	bool progress;
-	struct timespec last;
+	struct qs_cli_progress progress;
+	double values_done;            /* values of the tensors swept so far */
+	size_t tensors_done, rows_in_tensor, rows_per_tensor;
 };
 
 /* One row to the CSV, the recommendation and (static rows only) the qparams files; act NULL for a weight. */
@@ -549,6 +552,11 @@ static int emit_row(void *ctx, const struct qs_sweep_row *row, const struct qs_c
 	}
 	qs_csv_write_row(s->csv, row, ref, act);
 	s->rows++;
+	if (s->progress.on) {
+		double part = (double)++s->rows_in_tensor / (double)s->rows_per_tensor;
+		qs_cli_progress_update(&s->progress, s->values_done + (part < 1.0 ? part : 1.0) * (double)row->tensor->n,
+				       s->tensors_done);
+	}
 	int rc = qs_rec_points_add_row(&s->points, row, ref, act ? act->mode : NULL,
 				       act && act->eval ? qs_err_rel(act->eval) : NAN);
 	if (rc)
@@ -573,24 +581,8 @@ static void count_other_dtype(void *ctx, const char *name, const char *dtype)
 
 static void note_skipped(void *ctx, const char *message)
 {
-	(void)ctx;
+	qs_cli_progress_clear(&((struct sink *)ctx)->progress);
 	fprintf(stderr, "qscope: note: %s; skipped\n", message);
-}
-
-/* Redraws the progress line at most ten times a second (stderr is a terminal). */
-static void show_progress(struct sink *s, size_t tensors, const char *name, bool force)
-{
-	if (!s->progress)
-		return;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double dt = (double)(now.tv_sec - s->last.tv_sec) + 1e-9 * (double)(now.tv_nsec - s->last.tv_nsec);
-	if (!force && dt < 0.1)
-		return;
-	s->last = now;
-	fprintf(stderr, "\r\033[Ksweep: %zu tensors, %zu rows  %.40s", tensors, s->rows, name);
-	if (force)
-		fputc('\n', stderr);
 }
 
 /* Renders the committed charts (OUT/plots/NAME.gp) to PNG; a missing gnuplot is a warning, not a failure. */
@@ -632,9 +624,16 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 			if (rc || !t)
 				break;
 			if (qs_cli_selected(&o->filter, t->name)) {
-				rc = qs_sweep_tensor(spec_for(o, t->name), t, *n_tensors, write_row, s, note_skipped);
+				size_t first = s->points.n;
+				const struct qs_sweep_spec *spec = spec_for(o, t->name);
+				rc = qs_sweep_tensor(spec, t, *n_tensors, write_row, s, note_skipped);
+				if (rc == QS_OK && o->plots)
+					rc = qs_chart_data_add(&s->charts, spec, t, &s->points, first, &o->target);
 				(*n_tensors)++;
-				show_progress(s, *n_tensors, t->name, false);
+				s->values_done += (double)t->n;
+				s->tensors_done++;
+				s->rows_in_tensor = 0;
+				qs_cli_progress_update(&s->progress, s->values_done, s->tensors_done);
 			}
 			qs_tensor_free(t);
 		}
@@ -662,7 +661,9 @@ static int run_batch_sets(const struct sweep_opts *o, const struct qs_batch_sets
 		run.spec = spec_for(o, set->name);
 		rc = qs_cli_sweep_batch_set(&run, set, *n_tensors);
 		(*n_tensors)++;
-		show_progress(s, *n_tensors, set->name, false);
+		s->tensors_done++;
+		s->rows_in_tensor = 0;
+		qs_cli_progress_update(&s->progress, s->values_done, s->tensors_done);
 	}
 	return rc;
 }
@@ -720,24 +721,28 @@ int qs_cli_sweep(int argc, char **argv)
 		goto out;
 	s.save_qparams = o.save_qparams;
 	s.saver = (struct qs_qparams_saver){.stage = stage, .n_multipliers = o.spec.n_multipliers};
-	s.progress = !o.quiet && isatty(STDERR_FILENO);
+	s.rows_per_tensor = qs_sweep_config_count(&o.spec) * o.spec.n_multipliers;
+	qs_cli_progress_start(&s.progress, !o.quiet && isatty(STDERR_FILENO));
+	qs_cli_progress_count(&s.progress, &in, &o.load, &o.filter);
 	qs_csv_write_header(s.csv);
 	size_t n_tensors = 0, n_other = 0;
 	o.load.skipped = count_other_dtype;
 	o.load.skipped_ctx = &n_other;
 	rc = run_inputs(&o, &in, &s, &n_tensors);
-	if (n_other)
-		fprintf(stderr, "qscope: note: %zu arrays of non-float types skipped (qscope inspect lists them)\n", n_other);
 	if (rc == QS_OK)
 		rc = run_batch_sets(&o, &sets, &s, &n_tensors);
-	show_progress(&s, n_tensors, "", true);
+	qs_cli_progress_clear(&s.progress);
+	if (n_other)
+		fprintf(stderr, "qscope: note: %zu arrays of non-float types skipped (qscope inspect lists them)\n", n_other);
 	if (rc == QS_OK && n_tensors == 0)
 		rc = qs_error_set(QS_EFORMAT, "no tensor selected (check --tensor patterns)");
 	int rc_close = qs_stage_fclose(stage, s.csv);
 	if (rc == QS_OK)
 		rc = rc_close;
+	if (rc == QS_OK && o.plots)
+		rc = qs_chart_data_write(stage, &s.charts);
 	if (rc == QS_OK)
-		rc = qs_cli_write_recommendation(stage, &s.points, &o.target, o.plots ? cmdline : NULL);
+		rc = qs_cli_write_recommendation(stage, &s.points, &o.target, o.plots ? cmdline : NULL, &s.charts);
 	if (rc == QS_OK) {
 		rc = qs_stage_commit(stage);
 		stage = NULL;
@@ -750,6 +755,7 @@ out:
 	qs_stage_abort(stage);
 	qs_qparams_saver_free(&s.saver);
 	qs_rec_points_free(&s.points);
+	qs_chart_data_free(&s.charts);
 	qs_cli_inputs_free(&in);
 	free(o.multipliers);
 	free_overrides(&o);

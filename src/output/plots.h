@@ -7,6 +7,10 @@
  *                    point marked, the optimum over calibrators starred; scale s = m·s_minmax on the top axis
  *   T.err_vs_bits    the best rel (over calibrators and multipliers) against bits, one line per granularity/scheme
  *   T.pareto         the best rel of every configuration against its effective bits per value, frontier as a line
+ *   T.histogram      the values (log counts) with every calibrator's per-tensor clip range at multiplier 1 and the
+ *                    per-tensor optimum as vertical lines, for the recommended quantizer (needs chart data)
+ *   T.channels       per channel: max|x| (and the per-tensor optimum's clip threshold), and rel under per-tensor
+ *                    vs per-channel quantization (needs chart data; tensors of rank >= 2)
  * Per model:
  *   model.ranked_error   tensors ranked by rel at their recommended setting, worst first, top 40
  *   model.sqnr_by_layer  SQNR (dB) at the recommended setting, tensors in input order
@@ -19,13 +23,16 @@
 #include <stddef.h>
 
 #include "../recommend/recommend.h"
+#include "chart_data.h"
 #include "stage.h"
 
 /* Most tensors in model.ranked_error. */
 #define QS_PLOTS_RANKED_MAX 40
 
-/* Stages plots/ *.dat, *.gp and plots/charts.txt. rec must come from qs_recommend(pts, ...). */
-int qs_plots_write(struct qs_stage *st, const struct qs_rec_points *pts, const struct qs_recommendation *rec);
+/* Stages plots/ *.dat, *.gp and plots/charts.txt. rec must come from qs_recommend(pts, ...); cd (NULL: none) gives
+ * the histogram and per-channel charts of the tensors it holds. */
+int qs_plots_write(struct qs_stage *st, const struct qs_rec_points *pts, const struct qs_recommendation *rec,
+		   const struct qs_chart_data *cd);
 
 /* After the stage is committed: removes chart files (.gp .dat .best.dat .png .svg .pdf) in plots_dir that belong to
  * no stem of plots_dir/charts.txt (left by an earlier run on other tensors). */

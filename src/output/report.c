@@ -22,6 +22,7 @@ struct rep_tensor {
 	const struct qs_rec_config *chosen;
 	double m_lo, m_hi;                /* swept multipliers of the tensor */
 	char stem[STEM_MAX + 32];
+	const struct qs_chart_tensor *data; /* histogram and per-channel data, or NULL */
 	char note[NOTE_MAX];
 };
 
@@ -117,6 +118,84 @@ static void target_text(const struct qs_target *t, char *buf, size_t len)
 		snprintf(buf, len, "rel <= %g", t->value);
 }
 
+static double sqnr_of(double sse, double signal)
+{
+	return sse > 0.0 ? 10.0 * log10(signal / sse) : INFINITY;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x < y) - (x > y);
+}
+
+/* The fewest channels that carry 90% of the per-tensor clipping error (0 without clipping or memory). */
+static size_t clip_carriers(const struct qs_chart_tensor *d, double sse_clip)
+{
+	double *e = malloc(d->n_channels * sizeof *e);
+	if (!e || !(sse_clip > 0.0)) {
+		free(e);
+		return 0;
+	}
+	for (size_t c = 0; c < d->n_channels; c++)
+		e[c] = d->channels[c].sse_clip[0];
+	qsort(e, d->n_channels, sizeof *e, cmp_desc);
+	size_t k = 0;
+	for (double sum = 0.0; k < d->n_channels && sum < 0.9 * sse_clip; k++)
+		sum += e[k];
+	free(e);
+	return k;
+}
+
+/* What the per-channel data say about per-tensor against per-channel quantization at R's quantizer (nothing
+ * without them): the dB per-channel gains, whether clipping (and in how many channels) or rounding costs
+ * per-tensor those dB, and whether per-channel meets the target. */
+static void explain_channels(struct rep_tensor *t, const struct qs_target *target)
+{
+	const struct qs_chart_tensor *d = t->data;
+	const struct qs_rec_point *p = t->chosen->best;
+	if (!d || d->n_channels < 2)
+		return;
+	struct qs_chart_totals tt, tc;
+	qs_chart_totals(d, 0, &tt);
+	qs_chart_totals(d, 1, &tc);
+	double e_t = tt.sse_clip + tt.sse_round, e_c = tc.sse_clip + tc.sse_round;
+	if (!(tt.signal > 0.0) || !(e_t > 0.0))
+		return;
+	double s_t = sqnr_of(e_t, tt.signal), s_c = sqnr_of(e_c, tc.signal), gain = s_c - s_t;
+	double amin = INFINITY, amax = 0.0;
+	for (size_t c = 0; c < d->n_channels; c++)
+		if (d->channels[c].n) {
+			amin = fmin(amin, d->channels[c].absmax);
+			amax = fmax(amax, d->channels[c].absmax);
+		}
+	struct qs_rec_point pt = {.rel = sqrt(e_t / tt.signal), .sqnr_db = s_t};
+	struct qs_rec_point pc = {.rel = sqrt(e_c / tc.signal), .sqnr_db = s_c};
+	char sc[32], q[64];
+	fmt_num(sc, sizeof sc, "%.1f", s_c);
+	snprintf(q, sizeof q, "int%d %s", p->bits, p->scheme);
+	if (!isfinite(gain) || gain < 1.0) {
+		note_add(t->note, sizeof t->note, "Per channel (%zu channels, max|x| %.3g..%.3g): per-channel %s gains "
+			 "only %.1f dB over per-tensor (SQNR %.1f vs %s dB); the channels' ranges are alike enough for one "
+			 "scale. ", d->n_channels, amin, amax, q, isfinite(gain) ? gain : 0.0, s_t, sc);
+		return;
+	}
+	const char *verdict = qs_target_met(target, &pt) ? "per-tensor still meets the target"
+			      : qs_target_met(target, &pc) ? "per-channel fixes it"
+							   : "per-channel wins them back but still misses the target";
+	size_t k = clip_carriers(d, tt.sse_clip);
+	if (tt.sse_clip > tt.sse_round && k > 0) {
+		note_add(t->note, sizeof t->note, "Per-tensor %s loses %.1f dB to clipping of %zu %s%s (%s 90%% of "
+			 "the clipping error, which is %.0f%% of the squared error; SQNR %.1f dB per-tensor, %s dB "
+			 "per-channel); %s. ", q, gain, k, 4 * k <= d->n_channels ? "outlier channel" : "channel",
+			 k == 1 ? "" : "s", k == 1 ? "it carries" : "they carry", 100.0 * tt.sse_clip / e_t, s_t, sc, verdict);
+	} else {
+		note_add(t->note, sizeof t->note, "Per-tensor %s loses %.1f dB to rounding: the channels' max|x| spans "
+			 "%.3g..%.3g, so one scale rounds the small channels coarsely (SQNR %.1f dB per-tensor, %s dB "
+			 "per-channel); %s. ", q, gain, amin, amax, s_t, sc, verdict);
+	}
+}
+
 /* The plain-language explanation of one tensor, from its numbers. */
 static void explain(struct rep_tensor *t, const struct qs_target *target)
 {
@@ -184,6 +263,7 @@ static void explain(struct rep_tensor *t, const struct qs_target *target)
 			 q->eff_bits, q->rel, p->rel, g, p->eff_bits,
 			 t->cfgs[i].meets_target ? "" : q->rel < p->rel ? ", still missing the target" : "");
 	}
+	explain_channels(t, target);
 	/* the neighbouring bit widths in the same family */
 	const struct qs_rec_point *up = NULL, *down = NULL;
 	const struct qs_rec_config *down_c = NULL;
@@ -216,8 +296,17 @@ static void explain(struct rep_tensor *t, const struct qs_target *target)
 
 /* ---- writing -------------------------------------------------------------------------------------------------- */
 
-static const char *const tensor_charts[] = {"err_vs_scale", "err_vs_bits", "pareto"};
-static const char *const tensor_chart_titles[] = {"error vs multiplier", "error vs bits", "error vs bits per value"};
+static const char *const tensor_charts[] = {"err_vs_scale", "err_vs_bits", "pareto", "histogram", "channels"};
+static const char *const tensor_chart_titles[] = {"error vs multiplier", "error vs bits", "error vs bits per value",
+						  "histogram of the values with clip ranges",
+						  "per channel: max|x| and error, per-tensor vs per-channel"};
+#define N_TENSOR_CHARTS (sizeof tensor_charts / sizeof *tensor_charts)
+
+/* Whether tensor chart k exists for t (the last two need chart data). */
+static bool has_chart(const struct rep_tensor *t, size_t k)
+{
+	return k < 3 || (t->data && (k == 3 ? t->data->n_bins > 0 : t->data->n_channels > 0));
+}
 
 static int cmp_worst(const void *va, const void *vb)
 {
@@ -291,8 +380,9 @@ static void write_md(FILE *f, struct rep_tensor *tv, struct rep_tensor **worst, 
 		fprintf(f, "### %zu. ", i + 1);
 		md_name(f, t->name);
 		fprintf(f, " (rel %s)\n\n%s\n\n", m, t->note);
-		for (size_t k = 0; k < 3; k++)
-			fprintf(f, "![%s](plots/%s.%s.png)\n", tensor_chart_titles[k], t->stem, tensor_charts[k]);
+		for (size_t k = 0; k < N_TENSOR_CHARTS; k++)
+			if (has_chart(t, k))
+				fprintf(f, "![%s](plots/%s.%s.png)\n", tensor_chart_titles[k], t->stem, tensor_charts[k]);
 		fputc('\n', f);
 	}
 	fputs("## Notes per tensor\n\n", f);
@@ -391,8 +481,9 @@ static void write_html(FILE *f, struct rep_tensor *tv, struct rep_tensor **worst
 		fprintf(f, "</code> (rel %s)</h3>\n<p>", m);
 		html_put(f, t->note);
 		fputs("</p>\n<div class=\"charts\">\n", f);
-		for (size_t k = 0; k < 3; k++)
-			html_img(f, t->stem, tensor_charts[k], tensor_chart_titles[k]);
+		for (size_t k = 0; k < N_TENSOR_CHARTS; k++)
+			if (has_chart(t, k))
+				html_img(f, t->stem, tensor_charts[k], tensor_chart_titles[k]);
 		fputs("</div>\n", f);
 	}
 	fputs("<h2>Notes per tensor</h2>\n<ul>\n", f);
@@ -407,7 +498,7 @@ static void write_html(FILE *f, struct rep_tensor *tv, struct rep_tensor **worst
 }
 
 int qs_report_write(struct qs_stage *st, const struct qs_rec_points *pts, const struct qs_recommendation *rec,
-		    const struct qs_target *target, const char *run_config)
+		    const struct qs_target *target, const char *run_config, const struct qs_chart_data *cd)
 {
 	size_t n_t = rec->n_tensors;
 	struct rep_tensor *tv = calloc(n_t ? n_t : 1, sizeof *tv);
@@ -429,6 +520,7 @@ int qs_report_write(struct qs_stage *st, const struct qs_rec_points *pts, const 
 			goto out;
 		}
 		qs_plots_tensor_stem(rec, r, t->stem, sizeof t->stem);
+		t->data = qs_chart_data_find(cd, t->name);
 		t->m_lo = INFINITY;
 		t->m_hi = -INFINITY;
 		worst[r] = t;

@@ -6,14 +6,16 @@
 #define QS_REPORT_H
 
 #include "../recommend/recommend.h"
+#include "chart_data.h"
 #include "stage.h"
 
 /* Most tensors in the "worst tensors" section. */
 #define QS_REPORT_WORST 10
 
 /* Stages report.md and report.html. rec must come from qs_recommend(pts, target, ...); run_config is shown verbatim
- * (e.g. the command line; NULL: omitted). */
+ * (e.g. the command line; NULL: omitted); cd (NULL: none) adds the histogram and per-channel charts of the worst
+ * tensors and a per-channel sentence to each tensor's note. */
 int qs_report_write(struct qs_stage *st, const struct qs_rec_points *pts, const struct qs_recommendation *rec,
-		    const struct qs_target *target, const char *run_config);
+		    const struct qs_target *target, const char *run_config, const struct qs_chart_data *cd);
 
 #endif

@@ -108,7 +108,8 @@ for n in names:
     check(n in text, f"report.html text shows {n!r}")
 check(FC not in raw and "fc&amp;&#39;&lt;out&gt;" in raw, "report.html escapes tensor names")
 n_worst = min(len(names), 10)
-check(len(p.imgs) == 3 * n_worst + 2, "report.html shows 3 charts per worst tensor and the 2 model charts",
+check(len(p.imgs) == 5 * n_worst + 2, "report.html shows 5 charts per worst tensor (both have channels) and the 2 "
+      "model charts",
       f"{len(p.imgs)} images")
 for src in p.imgs:
     check(not os.path.isabs(src) and ":" not in src and os.path.isfile(os.path.join(out, src)),
@@ -116,6 +117,78 @@ for src in p.imgs:
 stems = open(os.path.join(out, "plots", "charts.txt")).read().split()
 check(sorted(os.path.relpath(s, "plots")[:-4] for s in p.imgs) == sorted(stems),
       "the report's images are exactly the charts of charts.txt")
+
+# ---- (b2) the per-channel sentence of the notes, against numpy ----------------------------------------------------
+# 64 channels of N(0, 1); channels 5, 20 and 41 get four spikes of 12..16 each. A minmax-only 4-bit sweep, so that
+# numpy can redo every number: per-tensor s = m_t·max|x|/7, per-channel s_c = m_c·max|x_c|/7, q = round(x/s) clamped
+# to [-8, 7] (clipped where round(x/s) leaves it).
+rng = np.random.default_rng(11)
+w = rng.standard_normal((64, 256)).astype(np.float32)
+for c in (5, 20, 41):
+    idx = rng.choice(256, 4, replace=False)
+    w[c, idx] = rng.choice([-1, 1], 4) * rng.uniform(12, 16, 4)
+np.save(os.path.join(tmp, "spiky.npy"), w)
+sp = os.path.join(tmp, "spiky")
+r = subprocess.run([QSCOPE, "sweep", os.path.join(tmp, "spiky.npy"), "-o", sp, "-b", "4", "-g", "tensor,channel",
+                    "--calib", "minmax", "-m", "0.1:1.2:45", "--target-rel", "0.25"], capture_output=True, text=True)
+check(r.returncode == 0, "spiky sweep exits 0", r.stderr)
+sw = list(csv.DictReader(open(os.path.join(sp, "sweep.csv"))))
+
+
+def best_m(gran):
+    rows = sorted((row for row in sw if row["granularity"] == gran), key=lambda row: float(row["multiplier"]))
+    return float(min(rows, key=lambda row: float(row["rel"]))["multiplier"])
+
+
+x = w.astype(np.float64)
+s_t = best_m("tensor") * np.abs(x).max() / 7
+s_c = best_m("channel") * np.abs(x).max(axis=1, keepdims=True) / 7
+
+
+def errors(s):
+    q = np.round(x / s)
+    clipped = (q > 7) | (q < -8)
+    e2 = (x - np.clip(q, -8, 7) * s) ** 2
+    return (e2 * clipped).sum(axis=1), (e2 * ~clipped).sum(axis=1)
+
+
+clip_t, round_t = errors(s_t)
+clip_c, round_c = errors(s_c)
+signal = (x ** 2).sum()
+e_t, e_c = clip_t.sum() + round_t.sum(), clip_c.sum() + round_c.sum()
+gain = 10 * np.log10(signal / e_c) - 10 * np.log10(signal / e_t)
+order = np.cumsum(np.sort(clip_t)[::-1])
+k = int(np.searchsorted(order, 0.9 * clip_t.sum()) + 1)
+rel_t, rel_c = np.sqrt(e_t / signal), np.sqrt(e_c / signal)
+print(f"numpy: gain {gain:.2f} dB, clip share {clip_t.sum() / e_t:.2f}, k {k}, rel {rel_t:.3f} -> {rel_c:.3f}")
+check(clip_t.sum() > round_t.sum() and k == 3 and rel_t > 0.25 >= rel_c,
+      "the fixture: per-tensor clipping dominates in 3 channels, per-channel meets rel <= 0.25")
+sp_md = open(os.path.join(sp, "report.md"), encoding="utf-8").read()
+want = (f"Per-tensor int4 sym loses {gain:.1f} dB to clipping of {k} outlier channels (they carry 90% of the "
+        f"clipping error, which is {100 * clip_t.sum() / e_t:.0f}% of the squared error; SQNR "
+        f"{10 * np.log10(signal / e_t):.1f} dB per-tensor, {10 * np.log10(signal / e_c):.1f} dB per-channel); "
+        "per-channel fixes it.")
+check(want in sp_md, "the note says what numpy finds: dB lost to clipping of 3 outlier channels, per-channel fixes it",
+      want)
+check("![per channel: max|x| and error, per-tensor vs per-channel](plots/spiky.channels.png)" in sp_md
+      and "![histogram of the values with clip ranges](plots/spiky.histogram.png)" in sp_md,
+      "report.md shows the histogram and per-channel charts")
+# alike channels: no claim of a loss; a 1-D tensor: no per-channel sentence at all
+np.save(os.path.join(tmp, "alike.npy"), rng.standard_normal((8, 512)).astype(np.float32))
+np.save(os.path.join(tmp, "flat.npy"), rng.standard_normal(300).astype(np.float32))
+al = os.path.join(tmp, "alike")
+r = subprocess.run([QSCOPE, "sweep", os.path.join(tmp, "alike.npy"), os.path.join(tmp, "flat.npy"), "-o", al, "-b", "8",
+                    "--calib", "minmax", "-m", "0.5:1.2:8", "--no-plots"], capture_output=True, text=True)
+check(r.returncode == 0 and not os.path.exists(os.path.join(al, "report.md"))
+      and not os.path.exists(os.path.join(al, "channels.csv")), "--no-plots: no report and no chart data", r.stderr)
+r = subprocess.run([QSCOPE, "sweep", os.path.join(tmp, "alike.npy"), os.path.join(tmp, "flat.npy"), "-o", al, "-b", "8",
+                    "--calib", "minmax", "-m", "0.5:1.2:8"], capture_output=True, text=True)
+notes = {ln.split("`")[1]: ln for ln in open(os.path.join(al, "report.md"), encoding="utf-8").read().splitlines()
+         if ln.startswith("- `")}
+check("gains only" in notes.get("alike", "") and "loses" not in notes.get("alike", "").split("Per channel")[-1],
+      "alike channels: the note says per-channel gains little", notes.get("alike"))
+check("Per channel" not in notes.get("flat", "x") and "Per-tensor int8" not in notes.get("flat", "x"),
+      "a 1-D tensor: no per-channel sentence", notes.get("flat"))
 
 # ---- (c) a real headless browser ---------------------------------------------------------------------------------
 def chromium(*args):

@@ -20,8 +20,8 @@ check "one row per tensor x config x multiplier" '[ $(($(wc -l <"$csv") - 1)) -e
 check "every bundled tensor appears" '[ $(tail -n +2 "$csv" | cut -d, -f1 | sort -u | wc -l) -eq $ntensors ]'
 check "recommend.csv has one recommended row per tensor" \
 	'[ $(tail -n +2 "$out/ppocr/recommend.csv" | awk -F, "\$26 == 1" | wc -l) -eq $ntensors ]'
-check "only the CSVs, charts and report are left (no staging folder)" \
-	'[ "$(ls -A "$out/ppocr" | tr "\n" " ")" = "plots recommend.csv report.html report.md sweep.csv " ]'
+check "only the CSVs, chart data, charts and report are left (no staging folder)" \
+	'[ "$(ls -A "$out/ppocr" | tr "\n" " ")" = "channels.csv clip_lines.csv histogram.csv plots recommend.csv report.html report.md sweep.csv " ]'
 if command -v gnuplot >/dev/null; then
 	check "charts rendered: a PNG per .gp" \
 		'[ "$(ls "$out/ppocr/plots"/*.png | wc -l)" -eq "$(ls "$out/ppocr/plots"/*.gp | wc -l)" ]'

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "output/chart_data.h"
 #include "output/plots.h"
 #include "util/qs_error.h"
 
@@ -19,8 +20,8 @@ static struct qs_recommendation rec;
 static char tmp[64], out[96], plots[128];
 
 /* A sweep point; the sqnr follows rel, rel_round completes rel² = rel_clip² + rel_round². */
-static void add(const char *tensor, int bits, const char *gran, const char *calib, double m, double scale, double rel,
-		double rel_clip, double eff_bits)
+static void add_p(struct qs_rec_points *list, const char *tensor, int bits, const char *gran, const char *calib,
+		  double m, double scale, double rel, double rel_clip, double eff_bits)
 {
 	struct qs_rec_point p = {0};
 	p.tensor = strdup(tensor);
@@ -44,7 +45,19 @@ static void add(const char *tensor, int bits, const char *gran, const char *cali
 	p.sqnr_db = -20.0 * log10(rel);
 	p.eff_bits = eff_bits;
 	p.worst_group_rel = rel;
-	ck_assert_int_eq(qs_rec_points_push(&pts, &p), QS_OK);
+	ck_assert_int_eq(qs_rec_points_push(list, &p), QS_OK);
+}
+
+static void add(const char *tensor, int bits, const char *gran, const char *calib, double m, double scale, double rel,
+		double rel_clip, double eff_bits)
+{
+	add_p(&pts, tensor, bits, gran, calib, m, scale, rel, rel_clip, eff_bits);
+}
+
+/* One per-tensor 2-bit point of `tensor` in list p, for charts over a hand-made recommendation. */
+static void add_to(struct qs_rec_points *p, const char *tensor)
+{
+	add_p(p, tensor, 2, "tensor", "minmax", 1.0, 8.0, 0.3, 0.0, 2.03);
 }
 
 /* Tensor A (name with a single quote): 4-bit per-tensor curves of two calibrators over three multipliers, and an
@@ -83,7 +96,7 @@ static void setup(void)
 	snprintf(plots, sizeof plots, "%s/plots", out);
 	struct qs_stage *st;
 	ck_assert_int_eq(qs_stage_open(out, &st), QS_OK);
-	ck_assert_int_eq(qs_plots_write(st, &pts, &rec), QS_OK);
+	ck_assert_int_eq(qs_plots_write(st, &pts, &rec, NULL), QS_OK);
 	ck_assert_int_eq(qs_stage_commit(st), QS_OK);
 }
 
@@ -322,6 +335,165 @@ START_TEST(test_render)
 	ck_assert_int_gt(sb.st_size, 1000);
 	const char *bad[] = {"gif"};
 	ck_assert_int_eq(qs_plots_render(plots, bad, 1, warning, sizeof warning), QS_EUSAGE);
+	/* a broken script among good ones (gnuplot renders scripts in batches): the error names it and carries
+	 * gnuplot's message */
+	char gp[256];
+	snprintf(gp, sizeof gp, "%s/m_broken.gp", plots);
+	FILE *f = fopen(gp, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("set output 'm_broken.'.fmt\nplot nosuchfunction(x)\n", f);
+	fclose(f);
+	ck_assert_int_eq(qs_plots_render(plots, formats, 1, warning, sizeof warning), QS_EIO);
+	ck_assert_msg(strstr(qs_error_message(), "/m_broken.gp': gnuplot failed rendering png") != NULL, "%s",
+		      qs_error_message());
+	ck_assert_msg(strstr(qs_error_message(), "nosuchfunction") != NULL, "%s", qs_error_message());
+	unlink(gp);
+}
+END_TEST
+
+/* ---- chart data: a 2x4 tensor worked out by hand ---------------------------------------------------------------
+ * channel 0 = {0.1, -0.2, 0.3, -0.4}, channel 1 = {1, -2, 4, 8}; 2-bit symmetric (q in [-2, 1], s = T/1), minmax,
+ * the single multiplier 1, granularities tensor and channel.
+ *   per-tensor: s = 8; channel 0 rounds to 0 everywhere (sse 0.01+0.04+0.09+0.16 = 0.30), channel 1: 1/8, -2/8 and
+ *               4/8 (half to even) round to 0, 8/8 to 1 (sse 1+4+16 = 21); nothing is clipped (-2·8 = -16 < -2)
+ *   per-channel: channel 0 s = 0.4: 0.25→0, -0.5→0, 0.75→1 (0.4), -1→-1 (-0.4): sse 0.01+0.04+0.01+0 = 0.06;
+ *               channel 1 s = 8 as above: 21
+ *   histogram: 256 bins of width 10/256 from -2; bin(x) = floor((x+2)·25.6): -2→0, -0.4→40, -0.2→46, 0.1→53,
+ *               0.3→58, 1→76, 4→153, 8→256, the top edge, kept in the last bin 255
+ *   clip lines: minmax at m = 1 represents [-2·8, 1·8] = [-16, 8]; the per-tensor optimum (m = 1) the same. */
+static int collect(void *ctx, const struct qs_sweep_row *row)
+{
+	return qs_rec_points_add_row(ctx, row, "", NULL, NAN);
+}
+
+static void chart_data_of_hand_tensor(struct qs_chart_data *cd)
+{
+	const size_t shape[2] = {2, 4};
+	struct qs_tensor *t = qs_tensor_alloc("hand", "f32", 2, shape);
+	ck_assert_ptr_nonnull(t);
+	const double v[8] = {0.1, -0.2, 0.3, -0.4, 1.0, -2.0, 4.0, 8.0};
+	memcpy(t->data, v, sizeof v);
+	static const int bits[] = {2};
+	struct qs_granularity grans[2];
+	ck_assert_int_eq(qs_gran_parse("tensor", &grans[0]), QS_OK);
+	ck_assert_int_eq(qs_gran_parse("channel", &grans[1]), QS_OK);
+	static const bool f[] = {false}, tr[] = {true};
+	static const enum qs_rounding rnd[] = {QS_ROUND_EVEN};
+	static const enum qs_profile prof[] = {QS_PROFILE_DEFAULT};
+	static const double mult[] = {1.0};
+	struct qs_calib calib;
+	ck_assert_int_eq(qs_calib_parse("minmax", &calib), QS_OK);
+	struct qs_sweep_spec spec = {bits, 1, grans, 2, f, 1, tr, 1, f, 1, f, 1, rnd, 1, prof, 1, &calib, 1, mult, 1, 0,
+				     false};
+	struct qs_rec_points p = {0};
+	ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &p, NULL), QS_OK);
+	struct qs_target target = {QS_TARGET_REL, 0.02};
+	memset(cd, 0, sizeof *cd);
+	ck_assert_int_eq(qs_chart_data_add(cd, &spec, t, &p, 0, &target), QS_OK);
+	qs_rec_points_free(&p);
+	qs_tensor_free(t);
+}
+
+static void check_hand_data(const struct qs_chart_data *cd)
+{
+	ck_assert_uint_eq(cd->n, 1);
+	const struct qs_chart_tensor *d = qs_chart_data_find(cd, "hand");
+	ck_assert_ptr_nonnull(d);
+	ck_assert_ptr_null(qs_chart_data_find(cd, "other"));
+	static const size_t bin[8] = {0, 40, 46, 53, 58, 76, 153, 255};
+	ck_assert_uint_eq(d->n_bins, 8);
+	for (size_t i = 0; i < 8; i++) {
+		ck_assert_uint_eq(d->bins[i].count, 1);
+		ck_assert_double_eq_tol(d->bins[i].lo, -2.0 + (double)bin[i] * 10.0 / 256.0, 1e-12);
+		ck_assert_double_eq_tol(d->bins[i].hi, -2.0 + (double)(bin[i] + 1) * 10.0 / 256.0, 1e-12);
+	}
+	ck_assert_str_eq(d->quant, "2-bit sym");
+	ck_assert_uint_eq(d->n_clips, 2);
+	ck_assert_str_eq(d->clips[0].label, "minmax");
+	ck_assert_str_eq(d->clips[1].label, "optimum minmax m=1");
+	ck_assert(!d->clips[0].optimum && d->clips[1].optimum);
+	for (int c = 0; c < 2; c++) {
+		ck_assert_double_eq_tol(d->clips[c].lo, -16.0, 1e-12);
+		ck_assert_double_eq_tol(d->clips[c].hi, 8.0, 1e-12);
+	}
+	ck_assert_int_eq(d->axis, 0);
+	ck_assert_str_eq(d->how[0], "minmax m=1");
+	ck_assert_str_eq(d->how[1], "minmax m=1");
+	ck_assert_uint_eq(d->n_channels, 2);
+	const struct qs_chart_channel *c0 = &d->channels[0], *c1 = &d->channels[1];
+	ck_assert_uint_eq(c0->n, 4);
+	ck_assert_double_eq_tol(c0->absmax, 0.4, 1e-15);
+	ck_assert_double_eq_tol(c1->absmax, 8.0, 1e-15);
+	ck_assert_double_eq_tol(c0->signal, 0.30, 1e-12);
+	ck_assert_double_eq_tol(c1->signal, 85.0, 1e-12);
+	ck_assert_double_eq_tol(c0->sse_round[0], 0.30, 1e-12);
+	ck_assert_double_eq_tol(c0->sse_round[1], 0.06, 1e-12);
+	ck_assert_double_eq_tol(c1->sse_round[0], 21.0, 1e-12);
+	ck_assert_double_eq_tol(c1->sse_round[1], 21.0, 1e-12);
+	for (int k = 0; k < 2; k++) {
+		ck_assert_double_eq(c0->sse_clip[k], 0.0);
+		ck_assert_uint_eq(c0->n_clipped[k] + c1->n_clipped[k], 0);
+	}
+	struct qs_chart_totals tot;
+	qs_chart_totals(d, 1, &tot);
+	ck_assert_double_eq_tol(tot.sse_round, 21.06, 1e-12);
+	ck_assert_double_eq_tol(tot.signal, 85.30, 1e-12);
+}
+
+START_TEST(test_chart_data_by_hand)
+{
+	struct qs_chart_data cd;
+	chart_data_of_hand_tensor(&cd);
+	check_hand_data(&cd);
+	qs_chart_data_free(&cd);
+}
+END_TEST
+
+/* Written to CSV and read back: the same numbers; the charts appear in the manifest; a bad row names the line. */
+START_TEST(test_chart_data_round_trip)
+{
+	struct qs_chart_data cd, back;
+	chart_data_of_hand_tensor(&cd);
+	char dir[160];
+	snprintf(dir, sizeof dir, "%s/cd", tmp);
+	struct qs_stage *st;
+	ck_assert_int_eq(qs_stage_open(dir, &st), QS_OK);
+	ck_assert_int_eq(qs_chart_data_write(st, &cd), QS_OK);
+	ck_assert_int_eq(qs_stage_commit(st), QS_OK);
+	ck_assert_int_eq(qs_chart_data_read(dir, &back), QS_OK);
+	check_hand_data(&back);
+	qs_chart_data_free(&back);
+
+	/* charts of a recommendation over the same tensor name */
+	struct qs_rec_points p = {0};
+	add_to(&p, "hand");
+	struct qs_recommendation r;
+	struct qs_target t = {QS_TARGET_REL, 0.02};
+	ck_assert_int_eq(qs_recommend(&p, &t, &r), QS_OK);
+	ck_assert_int_eq(qs_stage_open(dir, &st), QS_OK);
+	ck_assert_int_eq(qs_plots_write(st, &p, &r, &cd), QS_OK);
+	ck_assert_int_eq(qs_stage_commit(st), QS_OK);
+	char path[256], text[512] = "";
+	snprintf(path, sizeof path, "%s/plots/charts.txt", dir);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t got = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[got] = '\0';
+	ck_assert_str_eq(text, "hand.err_vs_scale\nhand.err_vs_bits\nhand.pareto\nhand.histogram\nhand.channels\n"
+			       "model.ranked_error\nmodel.sqnr_by_layer\n");
+	qs_recommendation_free(&r);
+	qs_rec_points_free(&p);
+	qs_chart_data_free(&cd);
+
+	snprintf(path, sizeof path, "%s/histogram.csv", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("tensor,bin_lo,bin_hi,count\nhand,0,1,3\nhand,1,0.5,2\n", f);
+	fclose(f);
+	ck_assert_int_eq(qs_chart_data_read(dir, &back), QS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(qs_error_message(), "histogram.csv': line 3"));
+	ck_assert_uint_eq(back.n, 0);
 }
 END_TEST
 
@@ -336,6 +508,8 @@ int main(void)
 	tcase_add_test(tc, test_tensor_stems);
 	tcase_add_test(tc, test_manifest_and_prune);
 	tcase_add_test(tc, test_render);
+	tcase_add_test(tc, test_chart_data_by_hand);
+	tcase_add_test(tc, test_chart_data_round_trip);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
