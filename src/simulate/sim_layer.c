@@ -1,0 +1,251 @@
+/* Linear and Conv2d in double precision: GEMM through CBLAS (GSL's gslcblas), convolution as im2col + GEMM. */
+#include "sim_layer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cblas.h>
+
+#include "../util/qs_error.h"
+
+static const char *const op_names[] = {"linear", "conv2d"};
+
+const char *qs_sim_op_name(enum qs_sim_op op)
+{
+	return op_names[op];
+}
+
+int qs_sim_op_parse(const char *s, enum qs_sim_op *out)
+{
+	for (size_t i = 0; i < sizeof op_names / sizeof *op_names; i++)
+		if (strcmp(s, op_names[i]) == 0) {
+			*out = (enum qs_sim_op)i;
+			return QS_OK;
+		}
+	return qs_error_set(QS_EUSAGE, "unknown op '%s' (use linear or conv2d)", s);
+}
+
+static void shape_text(int rank, const size_t *shape, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < rank && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, i ? "x%zu" : "%zu", shape[i]);
+	if (rank == 0)
+		snprintf(buf, len, "scalar");
+}
+
+static int check_bias(const struct qs_sim_layer *l, size_t out)
+{
+	const struct qs_tensor *b = l->bias;
+	if (b && (b->rank != 1 || b->shape[0] != out)) {
+		char s[128];
+		shape_text(b->rank, b->shape, s, sizeof s);
+		return qs_error_set(QS_EFORMAT, "'%s': bias has shape %s, expected %zu (the weight's output channels)",
+				    b->name, s, out);
+	}
+	return QS_OK;
+}
+
+static int linear_shape(const struct qs_sim_layer *l, int xrank, const size_t *xshape, int *yrank, size_t *yshape)
+{
+	const struct qs_tensor *w = l->weight;
+	char s[128];
+	if (w->rank != 2) {
+		shape_text(w->rank, w->shape, s, sizeof s);
+		return qs_error_set(QS_EFORMAT, "'%s': linear weight has shape %s, expected [out, in]", w->name, s);
+	}
+	int rc = check_bias(l, w->shape[0]);
+	if (rc)
+		return rc;
+	if (xrank < 1 || xshape[xrank - 1] != w->shape[1]) {
+		shape_text(xrank, xshape, s, sizeof s);
+		return qs_error_set(QS_EFORMAT, "input of shape %s does not fit linear weight '%s' [%zu, %zu] "
+				    "(last dimension must be %zu)", s, w->name, w->shape[0], w->shape[1], w->shape[1]);
+	}
+	*yrank = xrank;
+	memcpy(yshape, xshape, (size_t)xrank * sizeof *yshape);
+	yshape[xrank - 1] = w->shape[0];
+	return QS_OK;
+}
+
+static int conv_shape(const struct qs_sim_layer *l, int xrank, const size_t *xshape, int *yrank, size_t *yshape)
+{
+	const struct qs_tensor *w = l->weight;
+	char s[128];
+	if (w->rank != 4) {
+		shape_text(w->rank, w->shape, s, sizeof s);
+		return qs_error_set(QS_EFORMAT, "'%s': conv2d weight has shape %s, expected [out, in/groups, kh, kw]",
+				    w->name, s);
+	}
+	if (l->groups == 0 || l->stride[0] == 0 || l->stride[1] == 0 || l->dilation[0] == 0 || l->dilation[1] == 0)
+		return qs_error_set(QS_EINVAL, "conv2d: stride, dilation and groups must be at least 1");
+	if (w->shape[0] % l->groups)
+		return qs_error_set(QS_EFORMAT, "'%s': %zu output channels are not divisible by groups = %zu", w->name,
+				    w->shape[0], l->groups);
+	int rc = check_bias(l, w->shape[0]);
+	if (rc)
+		return rc;
+	if (xrank != 4 || xshape[1] != w->shape[1] * l->groups) {
+		shape_text(xrank, xshape, s, sizeof s);
+		return qs_error_set(QS_EFORMAT, "input of shape %s does not fit conv2d weight '%s' (expected [N, %zu, H, W]: "
+				    "in/groups = %zu times groups = %zu)", s, w->name, w->shape[1] * l->groups,
+				    w->shape[1], l->groups);
+	}
+	yshape[0] = xshape[0];
+	yshape[1] = w->shape[0];
+	for (int d = 0; d < 2; d++) {
+		size_t span = l->dilation[d] * (w->shape[2 + d] - 1) + 1, in = xshape[2 + d] + 2 * l->padding[d];
+		if (w->shape[2 + d] == 0 || span > in) {
+			shape_text(xrank, xshape, s, sizeof s);
+			return qs_error_set(QS_EFORMAT, "input of shape %s is smaller than conv2d kernel '%s' "
+					    "(%zu with dilation, padding %zu)", s, w->name, span, l->padding[d]);
+		}
+		yshape[2 + d] = (in - span) / l->stride[d] + 1;
+	}
+	*yrank = 4;
+	return QS_OK;
+}
+
+int qs_sim_layer_shape(const struct qs_sim_layer *l, int xrank, const size_t *xshape, int *yrank, size_t *yshape)
+{
+	return l->op == QS_SIM_LINEAR ? linear_shape(l, xrank, xshape, yrank, yshape)
+				      : conv_shape(l, xrank, xshape, yrank, yshape);
+}
+
+static size_t rows_of(int xrank, const size_t *xshape)
+{
+	size_t m = 1;
+	for (int i = 0; i < xrank - 1; i++)
+		m *= xshape[i];
+	return m;
+}
+
+static void add_bias_rows(const struct qs_sim_layer *l, size_t rows, size_t out, double *y)
+{
+	if (!l->bias)
+		return;
+	for (size_t r = 0; r < rows; r++)
+		for (size_t o = 0; o < out; o++)
+			y[r * out + o] += l->bias->data[o];
+}
+
+/* Conv2d geometry shared by both paths. */
+struct conv_geom {
+	size_t n, c, h, w, out, oh, ow, kh, kw, cg, og; /* cg, og: input and output channels per group */
+};
+
+static struct conv_geom conv_geom(const struct qs_sim_layer *l, const size_t *xshape)
+{
+	const size_t *ws = l->weight->shape;
+	struct conv_geom g = {.n = xshape[0], .c = xshape[1], .h = xshape[2], .w = xshape[3], .out = ws[0],
+			      .kh = ws[2], .kw = ws[3], .cg = ws[1], .og = ws[0] / l->groups};
+	g.oh = (g.h + 2 * l->padding[0] - (l->dilation[0] * (g.kh - 1) + 1)) / l->stride[0] + 1;
+	g.ow = (g.w + 2 * l->padding[1] - (l->dilation[1] * (g.kw - 1) + 1)) / l->stride[1] + 1;
+	return g;
+}
+
+long qs_sim_conv_in_pos(size_t o, size_t k, size_t stride, size_t dil, size_t pad, size_t len)
+{
+	long p = (long)(o * stride + k * dil) - (long)pad;
+	return p >= 0 && p < (long)len ? p : -1;
+}
+
+/* Columns of one sample and group: col[(c·kh + ky)·kw + kx][oy·ow + ox]. */
+static void im2col(const struct qs_sim_layer *l, const struct conv_geom *g, const double *x, double *col)
+{
+	size_t P = g->oh * g->ow;
+	for (size_t c = 0; c < g->cg; c++)
+		for (size_t ky = 0; ky < g->kh; ky++)
+			for (size_t kx = 0; kx < g->kw; kx++) {
+				double *dst = col + ((c * g->kh + ky) * g->kw + kx) * P;
+				for (size_t oy = 0; oy < g->oh; oy++) {
+					long iy = qs_sim_conv_in_pos(oy, ky, l->stride[0], l->dilation[0], l->padding[0], g->h);
+					for (size_t ox = 0; ox < g->ow; ox++) {
+						long ix = qs_sim_conv_in_pos(ox, kx, l->stride[1], l->dilation[1], l->padding[1], g->w);
+						dst[oy * g->ow + ox] = iy < 0 || ix < 0 ? 0.0
+							: x[(c * g->h + (size_t)iy) * g->w + (size_t)ix];
+					}
+				}
+			}
+}
+
+static int conv_forward(const struct qs_sim_layer *l, const double *w, const size_t *xshape, const double *x,
+			double *y)
+{
+	struct conv_geom g = conv_geom(l, xshape);
+	size_t P = g.oh * g.ow, K = g.cg * g.kh * g.kw;
+	double *col = malloc((K * P > 0 ? K * P : 1) * sizeof *col);
+	if (!col)
+		return qs_error_set(QS_ENOMEM, "conv2d: out of memory for the im2col workspace (%zu x %zu)", K, P);
+	for (size_t n = 0; n < g.n; n++)
+		for (size_t gi = 0; gi < l->groups; gi++) {
+			im2col(l, &g, x + (n * g.c + gi * g.cg) * g.h * g.w, col);
+			double *yg = y + (n * g.out + gi * g.og) * P;
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.og, (int)P, (int)K, 1.0,
+				    w + gi * g.og * K, (int)K, col, (int)P, 0.0, yg, (int)P);
+			if (l->bias)
+				for (size_t o = 0; o < g.og; o++)
+					for (size_t p = 0; p < P; p++)
+						yg[o * P + p] += l->bias->data[gi * g.og + o];
+		}
+	free(col);
+	return QS_OK;
+}
+
+int qs_sim_layer_forward(const struct qs_sim_layer *l, const double *w, int xrank, const size_t *xshape,
+			 const double *x, double *y)
+{
+	if (l->op == QS_SIM_CONV2D)
+		return conv_forward(l, w, xshape, x, y);
+	size_t M = rows_of(xrank, xshape), K = l->weight->shape[1], O = l->weight->shape[0];
+	if (M && O) {
+		if (K)
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)O, (int)K, 1.0, x, (int)K, w,
+				    (int)K, 0.0, y, (int)O);
+		else
+			memset(y, 0, M * O * sizeof *y);
+	}
+	add_bias_rows(l, M, O, y);
+	return QS_OK;
+}
+
+void qs_sim_layer_forward_ref(const struct qs_sim_layer *l, const double *w, int xrank, const size_t *xshape,
+			      const double *x, double *y)
+{
+	if (l->op == QS_SIM_LINEAR) {
+		size_t M = rows_of(xrank, xshape), K = l->weight->shape[1], O = l->weight->shape[0];
+		for (size_t r = 0; r < M; r++)
+			for (size_t o = 0; o < O; o++) {
+				double acc = l->bias ? l->bias->data[o] : 0.0;
+				for (size_t k = 0; k < K; k++)
+					acc += x[r * K + k] * w[o * K + k];
+				y[r * O + o] = acc;
+			}
+		return;
+	}
+	struct conv_geom g = conv_geom(l, xshape);
+	for (size_t n = 0; n < g.n; n++)
+		for (size_t o = 0; o < g.out; o++) {
+			size_t gi = o / g.og;
+			for (size_t oy = 0; oy < g.oh; oy++)
+				for (size_t ox = 0; ox < g.ow; ox++) {
+					double acc = l->bias ? l->bias->data[o] : 0.0;
+					for (size_t c = 0; c < g.cg; c++)
+						for (size_t ky = 0; ky < g.kh; ky++)
+							for (size_t kx = 0; kx < g.kw; kx++) {
+								long iy = qs_sim_conv_in_pos(oy, ky, l->stride[0], l->dilation[0],
+										 l->padding[0], g.h);
+								long ix = qs_sim_conv_in_pos(ox, kx, l->stride[1], l->dilation[1],
+										 l->padding[1], g.w);
+								if (iy < 0 || ix < 0)
+									continue;
+								acc += w[((o * g.cg + c) * g.kh + ky) * g.kw + kx] *
+								       x[((n * g.c + gi * g.cg + c) * g.h + (size_t)iy) * g.w +
+									 (size_t)ix];
+							}
+					y[((n * g.out + o) * g.oh + oy) * g.ow + ox] = acc;
+				}
+		}
+}
