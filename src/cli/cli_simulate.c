@@ -525,6 +525,17 @@ static void shape_text(int rank, const size_t *shape, char *buf, size_t len)
 		used += (size_t)snprintf(buf + used, len - used, i ? "x%zu" : "%zu", shape[i]);
 }
 
+/* Messages about a tensor name it by its file. */
+static int rename_tensor(struct qs_tensor *t, const char *path)
+{
+	char *name = strdup(path);
+	if (!name)
+		return qs_error_set(QS_ENOMEM, "out of memory");
+	free(t->name);
+	t->name = name;
+	return QS_OK;
+}
+
 /* ---- one layer ---------------------------------------------------------------------------------------------- */
 
 struct best {
@@ -555,6 +566,12 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 	memcpy(l.dilation, o->dilation, sizeof l.dilation);
 	int yrank = 0;
 	size_t yshape[QS_MAX_RANK], ny = 1;
+	if (rc == QS_OK)
+		rc = rename_tensor(w, o->weight);
+	if (rc == QS_OK && b)
+		rc = rename_tensor(b, o->bias);
+	if (rc == QS_OK)
+		rc = qs_sim_layer_check(&l);
 	if (rc == QS_OK && (rc = qs_sim_layer_shape(&l, x->rank, x->shape, &yrank, yshape)) != QS_OK) {
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", qs_error_message());

@@ -48,18 +48,22 @@ static int check_bias(const struct qs_sim_layer *l, size_t out)
 	return QS_OK;
 }
 
-static int linear_shape(const struct qs_sim_layer *l, int xrank, const size_t *xshape, int *yrank, size_t *yshape)
+static int linear_check(const struct qs_sim_layer *l)
 {
 	const struct qs_tensor *w = l->weight;
-	char s[128];
 	if (w->rank != 2) {
+		char s[128];
 		shape_text(w->rank, w->shape, s, sizeof s);
 		return qs_error_set(QS_EFORMAT, "'%s': linear weight has shape %s, expected [out, in]", w->name, s);
 	}
-	int rc = check_bias(l, w->shape[0]);
-	if (rc)
-		return rc;
+	return check_bias(l, w->shape[0]);
+}
+
+static int linear_shape(const struct qs_sim_layer *l, int xrank, const size_t *xshape, int *yrank, size_t *yshape)
+{
+	const struct qs_tensor *w = l->weight;
 	if (xrank < 1 || xshape[xrank - 1] != w->shape[1]) {
+		char s[128];
 		shape_text(xrank, xshape, s, sizeof s);
 		return qs_error_set(QS_EFORMAT, "input of shape %s does not fit linear weight '%s' [%zu, %zu] "
 				    "(last dimension must be %zu)", s, w->name, w->shape[0], w->shape[1], w->shape[1]);
@@ -70,11 +74,11 @@ static int linear_shape(const struct qs_sim_layer *l, int xrank, const size_t *x
 	return QS_OK;
 }
 
-static int conv_shape(const struct qs_sim_layer *l, int xrank, const size_t *xshape, int *yrank, size_t *yshape)
+static int conv_check(const struct qs_sim_layer *l)
 {
 	const struct qs_tensor *w = l->weight;
-	char s[128];
 	if (w->rank != 4) {
+		char s[128];
 		shape_text(w->rank, w->shape, s, sizeof s);
 		return qs_error_set(QS_EFORMAT, "'%s': conv2d weight has shape %s, expected [out, in/groups, kh, kw]",
 				    w->name, s);
@@ -84,9 +88,13 @@ static int conv_shape(const struct qs_sim_layer *l, int xrank, const size_t *xsh
 	if (w->shape[0] % l->groups)
 		return qs_error_set(QS_EFORMAT, "'%s': %zu output channels are not divisible by groups = %zu", w->name,
 				    w->shape[0], l->groups);
-	int rc = check_bias(l, w->shape[0]);
-	if (rc)
-		return rc;
+	return check_bias(l, w->shape[0]);
+}
+
+static int conv_shape(const struct qs_sim_layer *l, int xrank, const size_t *xshape, int *yrank, size_t *yshape)
+{
+	const struct qs_tensor *w = l->weight;
+	char s[128];
 	if (xrank != 4 || xshape[1] != w->shape[1] * l->groups) {
 		shape_text(xrank, xshape, s, sizeof s);
 		return qs_error_set(QS_EFORMAT, "input of shape %s does not fit conv2d weight '%s' (expected [N, %zu, H, W]: "
@@ -108,8 +116,16 @@ static int conv_shape(const struct qs_sim_layer *l, int xrank, const size_t *xsh
 	return QS_OK;
 }
 
+int qs_sim_layer_check(const struct qs_sim_layer *l)
+{
+	return l->op == QS_SIM_LINEAR ? linear_check(l) : conv_check(l);
+}
+
 int qs_sim_layer_shape(const struct qs_sim_layer *l, int xrank, const size_t *xshape, int *yrank, size_t *yshape)
 {
+	int rc = qs_sim_layer_check(l);
+	if (rc)
+		return rc;
 	return l->op == QS_SIM_LINEAR ? linear_shape(l, xrank, xshape, yrank, yshape)
 				      : conv_shape(l, xrank, xshape, yrank, yshape);
 }

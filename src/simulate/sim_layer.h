@@ -17,6 +17,9 @@ struct qs_sim_layer {
 	size_t groups;                   /* Conv2d: >= 1, divides in and out channels (in = out = groups: depthwise) */
 };
 
+/* Checks the layer's own shapes (weight rank, bias length, groups, stride, dilation); errors name the tensor. */
+int qs_sim_layer_check(const struct qs_sim_layer *l);
+
 /* Checks the layer's own shapes and those of an input of shape xshape (Linear: [..., in]; Conv2d: [N, C, H, W])
  * and gives the output shape (Linear [..., out]; Conv2d [N, out, OH, OW]). Errors name the offending tensor. */
 int qs_sim_layer_shape(const struct qs_sim_layer *l, int xrank, const size_t *xshape, int *yrank, size_t *yshape);

@@ -215,9 +215,14 @@ static int load_tensor(const char *net_path, const char *layer, const char *path
 	if (rc == QS_OK)
 		rc = qs_source_next(src, out);
 	if (rc == QS_OK && !*out)
-		rc = qs_error_set(QS_EFORMAT, "'%s': holds no tensor (layer [%s] of '%s')", path, layer, net_path);
+		rc = qs_error_set(QS_EFORMAT, "'%s': holds no tensor", path);
 	if (src)
 		qs_source_close(src);
+	if (rc) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", qs_error_message());
+		rc = qs_error_set(rc, "%s (layer [%s] of '%s')", msg, layer, net_path);
+	}
 	return rc;
 }
 
