@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include <gsl/gsl_cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "../util/qs_error.h"
 
@@ -168,7 +171,16 @@ long qs_sim_conv_in_pos(size_t o, size_t k, size_t stride, size_t dil, size_t pa
 	return p >= 0 && p < (long)len ? p : -1;
 }
 
-/* Columns of one sample and group: col[(c·kh + ky)·kw + kx][oy·ow + ox]. */
+/* The output indices [*lo, *hi) whose input index o·stride + off lies inside [0, len). */
+static void valid_span(long off, size_t stride, size_t len, size_t count, size_t *lo, size_t *hi)
+{
+	long s = (long)stride, first = off >= 0 ? 0 : (-off + s - 1) / s;
+	long last = (long)len - 1 - off < 0 ? -1 : ((long)len - 1 - off) / s; /* last valid o */
+	*lo = (size_t)first < count ? (size_t)first : count;
+	*hi = last + 1 < first ? *lo : ((size_t)(last + 1) < count ? (size_t)(last + 1) : count);
+}
+
+/* Columns of one sample and group: col[(c·kh + ky)·kw + kx][oy·ow + ox], zeros in the padding. */
 static void im2col(const struct qs_sim_layer *l, const struct conv_geom *g, const double *x, double *col)
 {
 	size_t P = g->oh * g->ow;
@@ -176,37 +188,71 @@ static void im2col(const struct qs_sim_layer *l, const struct conv_geom *g, cons
 		for (size_t ky = 0; ky < g->kh; ky++)
 			for (size_t kx = 0; kx < g->kw; kx++) {
 				double *dst = col + ((c * g->kh + ky) * g->kw + kx) * P;
+				long offx = (long)(kx * l->dilation[1]) - (long)l->padding[1];
+				size_t lo, hi;
+				valid_span(offx, l->stride[1], g->w, g->ow, &lo, &hi);
 				for (size_t oy = 0; oy < g->oh; oy++) {
+					double *d = dst + oy * g->ow;
 					long iy = qs_sim_conv_in_pos(oy, ky, l->stride[0], l->dilation[0], l->padding[0], g->h);
-					for (size_t ox = 0; ox < g->ow; ox++) {
-						long ix = qs_sim_conv_in_pos(ox, kx, l->stride[1], l->dilation[1], l->padding[1], g->w);
-						dst[oy * g->ow + ox] = iy < 0 || ix < 0 ? 0.0
-							: x[(c * g->h + (size_t)iy) * g->w + (size_t)ix];
+					if (iy < 0) {
+						memset(d, 0, g->ow * sizeof *d);
+						continue;
 					}
+					const double *row = x + (c * g->h + (size_t)iy) * g->w;
+					for (size_t ox = 0; ox < lo; ox++)
+						d[ox] = 0.0;
+					for (size_t ox = lo; ox < hi; ox++)
+						d[ox] = row[(size_t)((long)(ox * l->stride[1]) + offx)];
+					for (size_t ox = hi; ox < g->ow; ox++)
+						d[ox] = 0.0;
 				}
 			}
 }
 
+static int max_threads(void)
+{
+#ifdef _OPENMP
+	return omp_get_max_threads();
+#else
+	return 1;
+#endif
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+	return omp_get_thread_num();
+#else
+	return 0;
+#endif
+}
+
+/* (sample, group) pairs are independent GEMMs, shared among threads (from 16M multiply-adds on), each with its
+ * own im2col buffer. */
 static int conv_forward(const struct qs_sim_layer *l, const double *w, const size_t *xshape, const double *x,
 			double *y)
 {
 	struct conv_geom g = conv_geom(l, xshape);
-	size_t P = g.oh * g.ow, K = g.cg * g.kh * g.kw;
-	double *col = malloc((K * P > 0 ? K * P : 1) * sizeof *col);
-	if (!col)
+	size_t P = g.oh * g.ow, K = g.cg * g.kh * g.kw, KP = K * P > 0 ? K * P : 1;
+	long jobs = (long)(g.n * l->groups);
+	int threads = max_threads();
+	double *cols = malloc((size_t)threads * KP * sizeof *cols);
+	if (!cols)
 		return qs_error_set(QS_ENOMEM, "conv2d: out of memory for the im2col workspace (%zu x %zu)", K, P);
-	for (size_t n = 0; n < g.n; n++)
-		for (size_t gi = 0; gi < l->groups; gi++) {
-			im2col(l, &g, x + (n * g.c + gi * g.cg) * g.h * g.w, col);
-			double *yg = y + (n * g.out + gi * g.og) * P;
-			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.og, (int)P, (int)K, 1.0,
-				    w + gi * g.og * K, (int)K, col, (int)P, 0.0, yg, (int)P);
-			if (l->bias)
-				for (size_t o = 0; o < g.og; o++)
-					for (size_t p = 0; p < P; p++)
-						yg[o * P + p] += l->bias->data[gi * g.og + o];
-		}
-	free(col);
+#pragma omp parallel for schedule(dynamic) if (jobs > 1 && (double)jobs * (double)(g.og * K * P) >= 16777216.0)
+	for (long j = 0; j < jobs; j++) {
+		size_t n = (size_t)j / l->groups, gi = (size_t)j % l->groups;
+		double *col = cols + (size_t)thread_id() * KP;
+		im2col(l, &g, x + (n * g.c + gi * g.cg) * g.h * g.w, col);
+		double *yg = y + (n * g.out + gi * g.og) * P;
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.og, (int)P, (int)K, 1.0,
+			    w + gi * g.og * K, (int)K, col, (int)P, 0.0, yg, (int)P);
+		if (l->bias)
+			for (size_t o = 0; o < g.og; o++)
+				for (size_t p = 0; p < P; p++)
+					yg[o * P + p] += l->bias->data[gi * g.og + o];
+	}
+	free(cols);
 	return QS_OK;
 }
 
@@ -216,12 +262,17 @@ int qs_sim_layer_forward(const struct qs_sim_layer *l, const double *w, int xran
 	if (l->op == QS_SIM_CONV2D)
 		return conv_forward(l, w, xshape, x, y);
 	size_t M = rows_of(xrank, xshape), K = l->weight->shape[1], O = l->weight->shape[0];
-	if (M && O) {
-		if (K)
-			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)O, (int)K, 1.0, x, (int)K, w,
-				    (int)K, 0.0, y, (int)O);
-		else
-			memset(y, 0, M * O * sizeof *y);
+	if (M && O && !K)
+		memset(y, 0, M * O * sizeof *y);
+	/* row blocks of X are independent GEMMs: one per thread, when there is enough work (16M multiply-adds) */
+	long blocks = M >= 64 && (double)M * (double)O * (double)K >= 16777216.0 ? max_threads() : 1;
+	size_t per = blocks > 0 ? (M + (size_t)blocks - 1) / (size_t)blocks : M;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+	for (long t = 0; t < blocks; t++) {
+		size_t r0 = (size_t)t * per, nr = r0 < M ? (M - r0 < per ? M - r0 : per) : 0;
+		if (nr && O && K)
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)O, (int)K, 1.0, x + r0 * K,
+				    (int)K, w, (int)K, 0.0, y + r0 * O, (int)O);
 	}
 	add_bias_rows(l, M, O, y);
 	return QS_OK;

@@ -7,34 +7,47 @@
 
 #include "../util/qs_error.h"
 
+/* x quantized per the config: static with the given qparams, or dynamic per batch of act_rows. */
+static int act_quantize(const struct qs_sim_config *c, const struct qs_qparams *params, size_t count,
+			const struct qs_tensor *x, struct qs_sim_fq *xq)
+{
+	if (c->act_mode == QS_SIM_ACT_STATIC)
+		return qs_sim_fq_apply(c->act, x, params, count, xq);
+	return qs_sim_fq_run(c->act, x, NULL, c->act_rows ? c->act_rows : SIZE_MAX, xq);
+}
+
+/* y = layer(x̂) from an already quantized input (xq NULL: x stays float). */
+static int forward_q(const struct qs_sim_layer *l, const struct qs_sim_fq *wq, const struct qs_sim_config *c,
+		     const struct qs_sim_fq *xq, const struct qs_tensor *x, double *y, size_t *n_overflow,
+		     bool use_integer)
+{
+	const double *w = wq ? wq->xhat : l->weight->data;
+	if (!use_integer)
+		return qs_sim_layer_forward(l, w, x->rank, x->shape, xq ? xq->xhat : x->data, y);
+	if (!xq)
+		return qs_error_set(QS_EUSAGE, "the integer pipeline needs an activation quantizer (--act)");
+	if (!wq)
+		return qs_error_set(QS_EUSAGE, "the integer pipeline needs a weight quantizer");
+	size_t n_ovf = 0;
+	int rc = qs_sim_int_forward(l, wq, xq, x->rank, x->shape, c->integer, y, &n_ovf);
+	if (n_overflow)
+		*n_overflow += n_ovf;
+	return rc;
+}
+
 int qs_sim_qforward(const struct qs_sim_layer *l, const struct qs_sim_fq *wq, const struct qs_sim_config *c,
 		    const struct qs_qparams *act_params, size_t act_count, const struct qs_tensor *x, double *y,
 		    struct qs_sim_err *act_err, size_t *n_overflow, bool use_integer)
 {
-	const double *w = wq ? wq->xhat : l->weight->data;
-	if (c->act_mode == QS_SIM_ACT_NONE) {
-		if (use_integer)
-			return qs_error_set(QS_EUSAGE, "the integer pipeline needs an activation quantizer (--act)");
-		return qs_sim_layer_forward(l, w, x->rank, x->shape, x->data, y);
-	}
+	if (c->act_mode == QS_SIM_ACT_NONE)
+		return forward_q(l, wq, c, NULL, x, y, n_overflow, use_integer);
 	struct qs_sim_fq xq;
-	int rc = c->act_mode == QS_SIM_ACT_STATIC ? qs_sim_fq_apply(c->act, x, act_params, act_count, &xq)
-						  : qs_sim_fq_run(c->act, x, NULL, c->act_rows ? c->act_rows : SIZE_MAX,
-								  &xq);
+	int rc = act_quantize(c, act_params, act_count, x, &xq);
 	if (rc)
 		return rc;
 	if (act_err)
 		qs_sim_err_add(act_err, x->data, xq.xhat, x->n);
-	if (!use_integer) {
-		rc = qs_sim_layer_forward(l, w, x->rank, x->shape, xq.xhat, y);
-	} else if (!wq) {
-		rc = qs_error_set(QS_EUSAGE, "the integer pipeline needs a weight quantizer");
-	} else {
-		size_t n_ovf = 0;
-		rc = qs_sim_int_forward(l, wq, &xq, x->rank, x->shape, c->integer, y, &n_ovf);
-		if (n_overflow)
-			*n_overflow += n_ovf;
-	}
+	rc = forward_q(l, wq, c, &xq, x, y, n_overflow, use_integer);
 	qs_sim_fq_free(&xq);
 	return rc;
 }
@@ -80,18 +93,26 @@ int qs_sim_layer_run(const struct qs_sim_layer *l, const struct qs_sim_config *c
 		if (rc == QS_OK)
 			qs_sim_err_add(&r->out_w, yref, tmp, ny);
 	}
+	struct qs_sim_fq xq = {0};
+	bool act = c->act_mode != QS_SIM_ACT_NONE;
 	if (rc == QS_OK && c->act_mode == QS_SIM_ACT_STATIC)
 		rc = qs_sim_fq_calibrate(c->act, x_calib ? x_calib : x, &ap, &acount);
-	if (rc == QS_OK && c->act_mode != QS_SIM_ACT_NONE) {
-		rc = qs_sim_qforward(l, NULL, c, ap, acount, x, tmp, &r->act, NULL, false);
+	if (rc == QS_OK && act) {
+		rc = act_quantize(c, ap, acount, x, &xq);
+		if (rc == QS_OK) {
+			qs_sim_err_add(&r->act, x->data, xq.xhat, x->n);
+			r->act_clipped = xq.n_clipped;
+			rc = forward_q(l, NULL, c, &xq, x, tmp, NULL, false);
+		}
 		if (rc == QS_OK)
 			qs_sim_err_add(&r->out_act, yref, tmp, ny);
 	}
+	const struct qs_sim_fq *wqp = c->weight ? &wq : NULL, *xqp = act ? &xq : NULL;
 	if (rc == QS_OK)
-		rc = qs_sim_qforward(l, c->weight ? &wq : NULL, c, ap, acount, x, ysim, NULL, NULL, false);
+		rc = forward_q(l, wqp, c, xqp, x, ysim, NULL, false);
 	if (rc == QS_OK && c->integer) {
 		memcpy(tmp, ysim, ny * sizeof *tmp);
-		rc = qs_sim_qforward(l, c->weight ? &wq : NULL, c, ap, acount, x, ysim, NULL, &r->n_overflow, true);
+		rc = forward_q(l, wqp, c, xqp, x, ysim, &r->n_overflow, true);
 		if (rc == QS_OK)
 			qs_sim_err_add(&r->int_vs_fake, tmp, ysim, ny);
 	}
@@ -101,18 +122,9 @@ int qs_sim_layer_run(const struct qs_sim_layer *l, const struct qs_sim_config *c
 		if (rc == QS_OK)
 			rc = qs_sim_quantize_output(c->out, op, ocount, yrank, yshape, ysim);
 	}
-	if (rc == QS_OK) {
+	if (rc == QS_OK)
 		qs_sim_err_add(&r->out, yref, ysim, ny);
-		if (c->act_mode != QS_SIM_ACT_NONE) {
-			/* the activation clip count of the full run equals the act-only run's: same X, same qparams */
-			struct qs_sim_fq xq;
-			rc = c->act_mode == QS_SIM_ACT_STATIC ? qs_sim_fq_apply(c->act, x, ap, acount, &xq)
-				: qs_sim_fq_run(c->act, x, NULL, c->act_rows ? c->act_rows : SIZE_MAX, &xq);
-			if (rc == QS_OK)
-				r->act_clipped = xq.n_clipped;
-			qs_sim_fq_free(&xq);
-		}
-	}
+	qs_sim_fq_free(&xq);
 	free(tmp);
 	free(ap);
 	free(op);
