@@ -647,7 +647,7 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 			snprintf(line, sizeof line, "W %s, X %s", wt, at);
 			note_best(&best_out, qs_sim_err_rel(&r.out), line);
 			if (cfg.weight)
-				note_best(&best_w, qs_sim_err_rel(&r.w), line);
+				note_best(&best_w, qs_sim_err_rel(&r.w), wt);
 			if (!o->quiet)
 				printf("%-34s %-36s %9.3g %9.3g %9.3g %9.3g %9.3g %8.2f %9.6f\n", wt, at,
 				       qs_sim_err_rel(&r.w), qs_sim_err_rel(&r.act), qs_sim_err_rel(&r.out_w),
@@ -665,7 +665,7 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 	if (rc == QS_OK && !o->quiet && nw * na > 1) {
 		printf("lowest output rel %.4g: %s\n", best_out.rel, best_out.what);
 		if (best_w.what[0])
-			printf("lowest weight rel %.4g: %s\n", best_w.rel, best_w.what);
+			printf("lowest weight rel %.4g: W %s\n", best_w.rel, best_w.what);
 	}
 out:
 	free(yref);
