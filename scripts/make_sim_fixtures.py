@@ -11,6 +11,8 @@
    torch.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8) and, per fc layer, its float input
    and the DynamicQuantizedLinear output on that input.
 
+4. tests/fixtures/sim/mini*: a small network with every layer type (relu6, avgpool with padding, maxpool with
+   padding, depthwise dilated conv) and its PyTorch float64 output.
 Needs python3-torch (Debian); the tests themselves only read the .npy files.
 Usage: /usr/bin/python3 scripts/make_sim_fixtures.py   (from the repository root)
 """
@@ -125,11 +127,74 @@ def make_lenet():
                     h = F.relu(getattr(model, fc)(h))
 
 
+MINI_INI = """; A small network exercising every layer type (tests/cli/test_cli_simulate.py; made by make_sim_fixtures.py)
+[network]
+input = mini_x.npy
+
+[conv]
+type = conv2d
+weight = mini_conv.w.npy
+bias = mini_conv.b.npy
+stride = 2
+padding = 1,2
+[act]
+type = relu6
+[avg]
+type = avgpool
+kernel = 3
+stride = 2
+padding = 1
+[max]
+type = maxpool
+kernel = 2,3
+stride = 1
+padding = 1
+[dw]
+type = conv2d
+weight = mini_dw.w.npy
+groups = 4
+dilation = 2
+padding = 2
+[relu]
+type = relu
+[flat]
+type = flatten
+[fc]
+type = linear
+weight = mini_fc.w.npy
+bias = mini_fc.b.npy
+"""
+
+
+def make_mini():
+    """conv (stride 2, padding 1,2) -> relu6 -> avgpool 3/2 pad 1 (zeros counted) -> maxpool (2,3)/1 pad 1 ->
+    depthwise conv (dilation 2, padding 2) -> relu -> flatten -> linear, in PyTorch float64."""
+    g = torch.Generator().manual_seed(99)
+    x = torch.randn(3, 2, 13, 11, generator=g, dtype=torch.float64) * 2.0
+    cw = torch.randn(4, 2, 3, 3, generator=g, dtype=torch.float64)
+    cb = torch.randn(4, generator=g, dtype=torch.float64)
+    dw = torch.randn(4, 1, 3, 3, generator=g, dtype=torch.float64)
+    h = F.relu6(F.conv2d(x, cw, cb, stride=2, padding=(1, 2)))
+    h = F.avg_pool2d(h, 3, stride=2, padding=1, count_include_pad=True)
+    h = F.max_pool2d(h, (2, 3), stride=1, padding=1)
+    h = F.relu(F.conv2d(h, dw, None, padding=2, dilation=2, groups=4))
+    h = torch.flatten(h, 1)
+    fw = torch.randn(5, h.shape[1], generator=g, dtype=torch.float64) * 0.3
+    fb = torch.randn(5, generator=g, dtype=torch.float64)
+    y = F.linear(h, fw, fb)
+    for name, t in (("mini_x", x), ("mini_conv.w", cw), ("mini_conv.b", cb), ("mini_dw.w", dw), ("mini_fc.w", fw),
+                    ("mini_fc.b", fb), ("mini_y", y)):
+        save(os.path.join(FIX, name + ".npy"), t.numpy())
+    with open(os.path.join(FIX, "mini.ini"), "w") as f:
+        f.write(MINI_INI)
+
+
 def main():
     os.makedirs(FIX, exist_ok=True)
     os.makedirs(LENET, exist_ok=True)
     make_cases()
     make_lenet()
+    make_mini()
     return 0
 
 

@@ -327,6 +327,18 @@ def check_network(tmp):
               "network dynamic: --layers linear leaves the convolutions float")
 
 
+def check_mini(tmp):
+    """Every layer type (relu6, avgpool/maxpool with padding, dilated depthwise conv) against PyTorch float64."""
+    out = os.path.join(tmp, "mini")
+    r = run("--network", fx("mini.ini"), "-b", "16", "--save-outputs", "-o", out, "-q")
+    if check(r.returncode == 0, "mini network: exit 0", r.stderr):
+        f = np.load(os.path.join(out, "float_batch0.npy"))
+        y = np.load(fx("mini_y.npy"))
+        check(f.shape == y.shape and np.abs(f - y).max() <= 1e-12 * np.abs(y).max(),
+              "mini network: float output = PyTorch float64 (relu6, avg/max pool with padding, depthwise)",
+              f"{np.abs(f - y).max() if f.shape == y.shape else f.shape}")
+
+
 # ----------------------------------------------------------------------------------------------- errors
 def check_errors(tmp):
     w, x = fx("linear.w.npy"), fx("linear.x.npy")
@@ -394,6 +406,7 @@ def main():
         check_sweep(tmp)
         check_qdyn_layers(tmp)
         check_network(tmp)
+        check_mini(tmp)
         check_errors(tmp)
     return summary()
 
