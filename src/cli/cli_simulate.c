@@ -70,6 +70,8 @@ static const char simulate_help[] =
 	"      --integer            b-bit × b-bit products summed in an integer accumulator, then dequantized\n"
 	"      --acc-bits N         accumulator width %d..%d (default: 32)\n"
 	"      --overflow MODE      count (wrap around, count outputs) | error (default: count)\n"
+	"      --target-rel X       layer: recommend the fewest effective bits whose output rel <= X (default: 0.02)\n"
+	"      --target-sqnr DB     layer: ... whose output SQNR >= DB decibels (instead of --target-rel)\n"
 	"      --save-outputs       write the first setting's float and simulated outputs as .npy\n"
 	"  -q, --quiet              no summary on stdout\n"
 	"  -h, --help               this help\n"
@@ -111,6 +113,7 @@ struct sim_opts {
 	unsigned long seed;
 	struct qs_sim_int_spec int_spec;
 	unsigned quant_mask;
+	struct qs_target target;
 };
 
 enum {
@@ -159,6 +162,8 @@ static const struct option long_opts[] = {
 	{"acc-bits", required_argument, NULL, OPT_ACC_BITS},
 	{"overflow", required_argument, NULL, OPT_OVERFLOW},
 	{"save-outputs", no_argument, NULL, OPT_SAVE_OUTPUTS},
+	{"target-rel", required_argument, NULL, QS_CLI_OPT_TARGET_REL},
+	{"target-sqnr", required_argument, NULL, QS_CLI_OPT_TARGET_SQNR},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -340,6 +345,8 @@ static int parse_option(int c, const char *arg, struct sim_opts *o)
 		o->int_spec.overflow_error = strcmp(arg, "error") == 0;
 		return QS_OK;
 	case OPT_SAVE_OUTPUTS: o->save_outputs = true; return QS_OK;
+	case QS_CLI_OPT_TARGET_REL:
+	case QS_CLI_OPT_TARGET_SQNR: return qs_cli_parse_target(c, arg, &o->target);
 	case 'q': o->quiet = true; return QS_OK;
 	}
 	return qs_error_set(QS_EUSAGE, "unknown option");
@@ -543,6 +550,54 @@ struct best {
 	char what[512];
 };
 
+/* A layer-mode CSV row held back until the recommendation is known. */
+struct layer_row {
+	char *text;          /* the row up to out_* and integer columns, no newline */
+	double w_eff_bits;   /* weight bits per value incl. scale/zero-point overhead (32: float weights) */
+	int act_bits;        /* 32: float activations */
+	double out_rel, out_sqnr;
+	bool meets;
+	char label[512];
+};
+
+/* b + groups · (scale bits + zero-point bits if asymmetric) / n, as in qscope sweep's eff_bits. */
+static double eff_bits(const struct qs_sim_qspec *w, size_t groups, size_t n)
+{
+	if (!w)
+		return 32.0;
+	double scale_bits = w->gran.kind == QS_GRAN_GROUP ? 16.0 : 32.0;
+	return w->quant.bits + (double)groups * (scale_bits + (w->quant.asym ? w->quant.bits : 0)) / (double)(n ? n : 1);
+}
+
+/* Fewest weight effective bits, then activation bits, then lowest output rel, among rows meeting the target;
+ * the lowest output rel when none does. */
+static size_t recommend_row(const struct layer_row *rows, size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < n; i++) {
+		const struct layer_row *a = &rows[i], *b = &rows[best];
+		bool better;
+		if (a->meets != b->meets)
+			better = a->meets;
+		else if (!a->meets)
+			better = a->out_rel < b->out_rel;
+		else if (a->w_eff_bits != b->w_eff_bits)
+			better = a->w_eff_bits < b->w_eff_bits;
+		else if (a->act_bits != b->act_bits)
+			better = a->act_bits < b->act_bits;
+		else
+			better = a->out_rel < b->out_rel;
+		if (better)
+			best = i;
+	}
+	return best;
+}
+
+static bool target_met(const struct qs_target *t, double rel, double sqnr)
+{
+	return t->kind == QS_TARGET_REL ? rel <= t->value : sqnr >= t->value;
+}
+
 static void note_best(struct best *b, double rel, const char *what)
 {
 	if (!b->what[0] || rel < b->rel) {
@@ -593,10 +648,15 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 		       ws, xs, ys, "weights", "activations", "w_rel", "act_rel", "out(w)", "out(act)", "out_rel",
 		       "sqnr_db", "cosine");
 	fprintf(csv, "op,weight,input,%s,w_rel,w_sqnr_db,w_clipped,act_rel,act_sqnr_db,act_clipped,out_rel_w_only,"
-		     "out_rel_act_only,out_rel,out_sqnr_db,out_max_abs,out_cosine,overflows,int_vs_fake_max_abs\n",
+		     "out_rel_act_only,out_rel,out_sqnr_db,out_max_abs,out_cosine,overflows,int_vs_fake_max_abs,w_eff_bits,"
+		     "meets_target,recommended\n",
 		config_header);
 	size_t nw = o->float_weights ? 1 : axes_count(&o->w), na = o->act_mode == QS_SIM_ACT_NONE ? 1 : axes_count(&o->a);
 	struct best best_out = {0}, best_w = {0};
+	struct layer_row *held = calloc(nw * na, sizeof *held);
+	size_t n_held = 0;
+	if (!held)
+		rc = qs_error_set(QS_ENOMEM, "out of memory");
 	for (size_t iw = 0; iw < nw && rc == QS_OK; iw++)
 		for (size_t ia = 0; ia < na && rc == QS_OK; ia++) {
 			struct qs_sim_qspec wspec, aspec, ospec;
@@ -613,28 +673,44 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 			if (rc)
 				break;
 			bool act = o->act_mode != QS_SIM_ACT_NONE;
-			qs_csv_write_field(csv, qs_sim_op_name(o->op));
-			fputc(',', csv);
-			qs_csv_write_field(csv, o->weight);
-			fputc(',', csv);
-			qs_csv_write_field(csv, o->inputs[0]);
-			fputc(',', csv);
-			put_config(csv, o, cfg.weight, act ? &aspec : NULL);
-			qs_csv_put_num(csv, cfg.weight ? qs_sim_err_rel(&r.w) : 0.0);
-			qs_csv_put_num(csv, cfg.weight ? qs_sim_err_sqnr_db(&r.w) : INFINITY);
-			fprintf(csv, ",%zu", r.w_clipped);
-			qs_csv_put_num(csv, act ? qs_sim_err_rel(&r.act) : 0.0);
-			qs_csv_put_num(csv, act ? qs_sim_err_sqnr_db(&r.act) : INFINITY);
-			fprintf(csv, ",%zu", r.act_clipped);
-			qs_csv_put_num(csv, qs_sim_err_rel(&r.out_w));
-			qs_csv_put_num(csv, qs_sim_err_rel(&r.out_act));
-			qs_csv_put_num(csv, qs_sim_err_rel(&r.out));
-			qs_csv_put_num(csv, qs_sim_err_sqnr_db(&r.out));
-			qs_csv_put_num(csv, r.out.max_abs);
-			qs_csv_put_num(csv, qs_sim_err_cosine(&r.out));
-			fprintf(csv, ",%zu", r.n_overflow);
-			qs_csv_put_num(csv, r.int_vs_fake.max_abs);
-			fputc('\n', csv);
+			struct layer_row *hr = &held[n_held];
+			size_t text_len = 0;
+			FILE *mem = open_memstream(&hr->text, &text_len);
+			if (!mem) {
+				rc = qs_error_set(QS_ENOMEM, "out of memory");
+				break;
+			}
+			n_held++;
+			qs_csv_write_field(mem, qs_sim_op_name(o->op));
+			fputc(',', mem);
+			qs_csv_write_field(mem, o->weight);
+			fputc(',', mem);
+			qs_csv_write_field(mem, o->inputs[0]);
+			fputc(',', mem);
+			put_config(mem, o, cfg.weight, act ? &aspec : NULL);
+			qs_csv_put_num(mem, cfg.weight ? qs_sim_err_rel(&r.w) : 0.0);
+			qs_csv_put_num(mem, cfg.weight ? qs_sim_err_sqnr_db(&r.w) : INFINITY);
+			fprintf(mem, ",%zu", r.w_clipped);
+			qs_csv_put_num(mem, act ? qs_sim_err_rel(&r.act) : 0.0);
+			qs_csv_put_num(mem, act ? qs_sim_err_sqnr_db(&r.act) : INFINITY);
+			fprintf(mem, ",%zu", r.act_clipped);
+			qs_csv_put_num(mem, qs_sim_err_rel(&r.out_w));
+			qs_csv_put_num(mem, qs_sim_err_rel(&r.out_act));
+			qs_csv_put_num(mem, qs_sim_err_rel(&r.out));
+			qs_csv_put_num(mem, qs_sim_err_sqnr_db(&r.out));
+			qs_csv_put_num(mem, r.out.max_abs);
+			qs_csv_put_num(mem, qs_sim_err_cosine(&r.out));
+			fprintf(mem, ",%zu", r.n_overflow);
+			qs_csv_put_num(mem, r.int_vs_fake.max_abs);
+			if (fclose(mem) != 0) {
+				rc = qs_error_set(QS_ENOMEM, "out of memory");
+				break;
+			}
+			hr->w_eff_bits = eff_bits(cfg.weight, r.w_groups, w->n);
+			hr->act_bits = act ? aspec.quant.bits : 32;
+			hr->out_rel = qs_sim_err_rel(&r.out);
+			hr->out_sqnr = qs_sim_err_sqnr_db(&r.out);
+			hr->meets = target_met(&o->target, hr->out_rel, hr->out_sqnr);
 			(*rows)++;
 			char wt[192] = "float", at[256] = "float", line[512];
 			if (cfg.weight)
@@ -645,6 +721,7 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 				snprintf(at, sizeof at, "%s %s", mode_names[o->act_mode], t);
 			}
 			snprintf(line, sizeof line, "W %s, X %s", wt, at);
+			snprintf(hr->label, sizeof hr->label, "%s", line);
 			note_best(&best_out, qs_sim_err_rel(&r.out), line);
 			if (cfg.weight)
 				note_best(&best_w, qs_sim_err_rel(&r.w), wt);
@@ -662,11 +739,25 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 					rc = save_npy(stage, "simulated.npy", ysim, yrank, yshape);
 			}
 		}
+	size_t rec = rc == QS_OK && n_held ? recommend_row(held, n_held) : 0;
+	for (size_t i = 0; rc == QS_OK && i < n_held; i++) {
+		fputs(held[i].text, csv);
+		qs_csv_put_num(csv, held[i].w_eff_bits);
+		fprintf(csv, ",%d,%d\n", held[i].meets, i == rec);
+	}
 	if (rc == QS_OK && !o->quiet && nw * na > 1) {
 		printf("lowest output rel %.4g: %s\n", best_out.rel, best_out.what);
 		if (best_w.what[0])
 			printf("lowest weight rel %.4g: W %s\n", best_w.rel, best_w.what);
 	}
+	if (rc == QS_OK && !o->quiet && n_held)
+		printf("recommended (%s %g on the output; fewest weight bits, then activation bits): %s, %.3g effective "
+		       "weight bits, output rel %.4g%s\n", o->target.kind == QS_TARGET_REL ? "rel <=" : "SQNR >=",
+		       o->target.value, held[rec].label, held[rec].w_eff_bits, held[rec].out_rel,
+		       held[rec].meets ? "" : " (target not met: lowest output rel)");
+	for (size_t i = 0; i < n_held; i++)
+		free(held[i].text);
+	free(held);
 out:
 	free(yref);
 	free(ysim);
@@ -785,7 +876,8 @@ out:
 int qs_cli_simulate(int argc, char **argv)
 {
 	struct sim_opts o = {.stride = {1, 1}, .dilation = {1, 1}, .groups = 1, .out_asym = true,
-			     .int_spec = {.acc_bits = 32}, .quant_mask = QS_NET_QUANT_ALL};
+			     .int_spec = {.acc_bits = 32}, .quant_mask = QS_NET_QUANT_ALL,
+			     .target = {QS_TARGET_REL, QS_TARGET_DEFAULT_REL}};
 	o.w.is_signed = o.a.is_signed = true;
 	qs_calib_parse("minmax", &o.out_calib);
 	struct qs_stage *stage = NULL;

@@ -88,6 +88,7 @@ int qs_sim_layer_run(const struct qs_sim_layer *l, const struct qs_sim_config *c
 		if (rc == QS_OK) {
 			qs_sim_err_add(&r->w, l->weight->data, wq.xhat, l->weight->n);
 			r->w_clipped = wq.n_clipped;
+			r->w_groups = wq.n_params;
 			rc = qs_sim_layer_forward(l, wq.xhat, x->rank, x->shape, x->data, tmp);
 		}
 		if (rc == QS_OK)

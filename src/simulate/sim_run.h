@@ -41,6 +41,7 @@ struct qs_sim_result {
 						 * the output quantizer and the integer pipeline when asked) */
 	struct qs_sim_err int_vs_fake;          /* integer pipeline against the fake-quant output (integer only) */
 	size_t n_overflow, w_clipped, act_clipped, n_out;
+	size_t w_groups;                        /* quantization groups of the weight (0: float weights) */
 };
 
 /* Runs the layer in float (yref) and under config c (ysim); both have the output's element count. x_calib: the

@@ -211,6 +211,19 @@ def check_sweep(tmp):
         bad += abs(float(row["out_rel"]) - rel(xq @ wq.T, y)) > 1e-9 * rel(xq @ wq.T, y)
     check(bad == 0, "sweep: w_rel and out_rel of every row = numpy oracle", f"{bad} mismatches")
     check("lowest output rel" in r.stdout and "lowest weight rel" in r.stdout, "sweep: best settings on stdout")
+    # the recommendation by output error: fewest effective weight bits (tensor: 1 scale, channel: 84 scales of
+    # 32 bits over 84x120 values), then activation bits, among rows with out_rel <= 0.02
+    eff = {"tensor": lambda b: b + 32 / w.size, "channel": lambda b: b + 84 * 32 / w.size}
+    ok_eff = all(abs(float(row["w_eff_bits"]) - eff[row["w_granularity"]](int(row["w_bits"]))) < 1e-12
+                 for row in rows)
+    check(ok_eff, "sweep: w_eff_bits = bits + scales' overhead")
+    meets = [float(row["out_rel"]) <= 0.02 for row in rows]
+    check([row["meets_target"] == "1" for row in rows] == meets, "sweep: meets_target = out_rel <= 0.02")
+    cands = [(eff[row["w_granularity"]](int(row["w_bits"])), int(row["act_bits"]), float(row["out_rel"]), i)
+             for i, row in enumerate(rows) if float(row["out_rel"]) <= 0.02]
+    want = min(cands)[3] if cands else None
+    got = [i for i, row in enumerate(rows) if row["recommended"] == "1"]
+    check(got == [want], "sweep: the recommended row = fewest bits meeting the output target", f"{got} vs {want}")
 
 
 def check_qdyn_layers(tmp):
