@@ -340,6 +340,29 @@ def check_network(tmp):
               "network dynamic: --layers linear leaves the convolutions float")
 
 
+def check_network_integer(tmp):
+    base = ["--network", CONFIG, "-b", "6", "--act", "dynamic", "--act-granularity", "channel:0", "--save-outputs",
+            "-q"]
+    a = run(*base, "-o", os.path.join(tmp, "nf"))
+    b = run(*base, "--integer", "--acc-bits", "32", "-o", os.path.join(tmp, "ni"))
+    if check(a.returncode == 0 and b.returncode == 0, "network integer: exit 0", a.stderr + b.stderr):
+        worst = max(rel(np.load(os.path.join(tmp, "ni", f"quant_batch{k}.npy")),
+                        np.load(os.path.join(tmp, "nf", f"quant_batch{k}.npy"))) for k in range(3))
+        check(worst < 1e-12, "network integer: int32 pipeline logits = fake-quant logits", f"rel {worst:.3g}")
+
+
+def check_batches(tmp):
+    """--batch 1 with per-tensor granularity = per-row (per-token) dynamic quantization, in numpy."""
+    x, w = (np.load(fx("linear." + k + ".npy")).astype(np.float64) for k in "xw")
+    out = os.path.join(tmp, "batch1")
+    r = run("--op", "linear", "--weight", fx("linear.w.npy"), "--input", fx("linear.x.npy"), "--float-weights",
+            "--act", "dynamic", "--batch", "1", "--act-bits", "4", "-o", out, "--save-outputs", "-q")
+    if check(r.returncode == 0, "batch 1: exit 0", r.stderr):
+        want = np.stack([fq_tensor(row, 4, True, True) for row in x]) @ w.T
+        sim = np.load(os.path.join(out, "simulated.npy"))
+        check(np.abs(sim - want).max() <= 1e-12 * np.abs(want).max(), "batch 1: per-row dynamic = numpy oracle")
+
+
 def check_mini(tmp):
     """Every layer type (relu6, avgpool/maxpool with padding, dilated depthwise conv) against PyTorch float64."""
     out = os.path.join(tmp, "mini")
@@ -420,6 +443,8 @@ def main():
         check_qdyn_layers(tmp)
         check_network(tmp)
         check_mini(tmp)
+        check_network_integer(tmp)
+        check_batches(tmp)
         check_errors(tmp)
     return summary()
 
