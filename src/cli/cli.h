@@ -16,6 +16,7 @@ int qs_cli_inspect(int argc, char **argv);
 int qs_cli_recommend(int argc, char **argv);
 int qs_cli_export(int argc, char **argv);
 int qs_cli_plot(int argc, char **argv);
+int qs_cli_simulate(int argc, char **argv);
 
 /* --target-rel / --target-sqnr, shared by sweep and recommend. */
 enum { QS_CLI_OPT_TARGET_REL = 512, QS_CLI_OPT_TARGET_SQNR };

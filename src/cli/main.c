@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{"inspect", qs_cli_inspect, "per-tensor statistics (range, moments, outliers, per-channel spread)"},
 	{"plot", qs_cli_plot, "re-render the charts of a sweep folder from its CSVs (gnuplot)"},
 	{"recommend", qs_cli_recommend, "recommend settings from an existing sweep.csv (no re-sweep)"},
+	{"simulate", qs_cli_simulate, "run a layer or a small network in float and quantized; output error, top-1"},
 	{"sweep", qs_cli_sweep, "quantize under every setting asked for; clipping and rounding error to CSV"},
 };
 
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
 {
 	gsl_set_error_handler_off();
 	if (argc < 2) {
-		fprintf(stderr, "usage: qscope <export|inspect|plot|recommend|sweep> [options] FILE...   (qscope --help for more)\n");
+		fprintf(stderr, "usage: qscope <export|inspect|plot|recommend|simulate|sweep> [options] FILE...   (qscope --help for more)\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -52,6 +53,6 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "qscope: unknown command '%s'\n"
-			"usage: qscope <export|inspect|plot|recommend|sweep> [options] FILE...   (qscope --help for more)\n", argv[1]);
+			"usage: qscope <export|inspect|plot|recommend|simulate|sweep> [options] FILE...   (qscope --help for more)\n", argv[1]);
 	return 2;
 }
