@@ -83,7 +83,16 @@ void qs_config_free(struct qs_config *c);
 /* A path written in the config, relative to the config file's folder unless absolute. */
 void qs_config_path(const struct qs_config *c, const char *value, char *buf, size_t len);
 
-/* Natural order ("conv2" < "conv10"). */
-int qs_cli_natural_cmp(const char *a, const char *b);
+/* "sym,asym" -> booleans: n0 -> false, n1 -> true (duplicates dropped; QS_EUSAGE naming `what` otherwise). */
+int qs_cli_parse_pair(const char *s, const char *what, const char *n0, const char *n1, bool *out, size_t *n);
+/* A comma-separated list of at most `max` items, each parsed by `one` into out[i] (`elem` bytes each). */
+int qs_cli_parse_list(const char *s, const char *what, void *out, size_t elem, size_t max, size_t *n,
+		      int (*one)(const char *item, void *dst));
+/* `one` parsers for qs_cli_parse_list: granularity, calibrator, rounding, profile. */
+int qs_cli_one_gran(const char *s, void *dst);
+int qs_cli_one_calib(const char *s, void *dst);
+int qs_cli_one_rounding(const char *s, void *dst);
+int qs_cli_one_profile(const char *s, void *dst);
+
 
 #endif

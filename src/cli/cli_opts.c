@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "calib/calib.h"
 #include "quant/quantizer.h"
+#include "tensor/groups.h"
 #include "util/qs_error.h"
 
 int qs_cli_fail(int status, const char *command)
@@ -156,29 +158,9 @@ int qs_cli_parse_shape(const char *s, struct qs_load_opts *opts)
 	return QS_OK;
 }
 
-int qs_cli_natural_cmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-			char *ea, *eb;
-			unsigned long long va = strtoull(a, &ea, 10), vb = strtoull(b, &eb, 10);
-			if (va != vb)
-				return va < vb ? -1 : 1;
-			a = ea;
-			b = eb;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-		a++;
-		b++;
-	}
-	return (unsigned char)*a - (unsigned char)*b;
-}
-
 static int cmp_paths(const void *a, const void *b)
 {
-	return qs_cli_natural_cmp(*(char *const *)a, *(char *const *)b);
+	return qs_natural_cmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int add_path(struct qs_inputs *in, size_t *cap, const char *path)
@@ -285,3 +267,45 @@ bool qs_cli_selected(const struct qs_filter *f, const char *name)
 			return true;
 	return false;
 }
+
+int qs_cli_parse_pair(const char *s, const char *what, const char *n0, const char *n1, bool *out, size_t *n)
+{
+	char buf[128], *items[8];
+	snprintf(buf, sizeof buf, "%s", s);
+	int count = strlen(s) < sizeof buf ? qs_cli_split(buf, items, 8) : -1;
+	bool seen[2] = {false, false};
+	*n = 0;
+	for (int i = 0; i < count; i++) {
+		int v = strcmp(items[i], n0) == 0 ? 0 : strcmp(items[i], n1) == 0 ? 1 : -1;
+		if (v < 0)
+			return qs_error_set(QS_EUSAGE, "bad %s '%s' (use %s and/or %s)", what, s, n0, n1);
+		if (!seen[v])
+			out[(*n)++] = v;
+		seen[v] = true;
+	}
+	if (count < 0)
+		return qs_error_set(QS_EUSAGE, "bad %s '%s' (use %s and/or %s)", what, s, n0, n1);
+	return QS_OK;
+}
+
+int qs_cli_parse_list(const char *s, const char *what, void *out, size_t elem, size_t max, size_t *n,
+		      int (*one)(const char *item, void *dst))
+{
+	char buf[1024], *items[256];
+	snprintf(buf, sizeof buf, "%s", s);
+	int count = strlen(s) < sizeof buf && max <= 256 ? qs_cli_split(buf, items, (int)max) : -1;
+	if (count < 0)
+		return qs_error_set(QS_EUSAGE, "bad %s '%s'", what, s);
+	for (int i = 0; i < count; i++) {
+		int rc = one(items[i], (char *)out + (size_t)i * elem);
+		if (rc)
+			return rc;
+	}
+	*n = (size_t)count;
+	return QS_OK;
+}
+
+int qs_cli_one_gran(const char *s, void *dst) { return qs_gran_parse(s, dst); }
+int qs_cli_one_calib(const char *s, void *dst) { return qs_calib_parse(s, dst); }
+int qs_cli_one_rounding(const char *s, void *dst) { return qs_rounding_parse(s, dst); }
+int qs_cli_one_profile(const char *s, void *dst) { return qs_profile_parse(s, dst); }

@@ -171,60 +171,6 @@ static const struct option long_opts[] = {
 
 /* ---- option values ------------------------------------------------------------------------------------------ */
 
-/* "sym,asym" -> booleans (names n0 -> false, n1 -> true), duplicates dropped. */
-static int parse_pair(const char *s, const char *what, const char *n0, const char *n1, bool *out, size_t *n)
-{
-	char buf[128], *items[8];
-	snprintf(buf, sizeof buf, "%s", s);
-	int count = qs_cli_split(buf, items, 8);
-	bool seen[2] = {false, false};
-	*n = 0;
-	for (int i = 0; i < count; i++) {
-		int v = strcmp(items[i], n0) == 0 ? 0 : strcmp(items[i], n1) == 0 ? 1 : -1;
-		if (v < 0)
-			count = -1;
-		else if (!seen[v])
-			out[(*n)++] = v;
-		if (v >= 0)
-			seen[v] = true;
-	}
-	if (count < 0)
-		return qs_error_set(QS_EUSAGE, "bad %s '%s' (use %s and/or %s)", what, s, n0, n1);
-	return QS_OK;
-}
-
-static int parse_grans(const char *s, const char *what, struct axes *a)
-{
-	char buf[1024], *items[MAX_AXIS];
-	snprintf(buf, sizeof buf, "%s", s);
-	int count = strlen(s) < sizeof buf ? qs_cli_split(buf, items, MAX_AXIS) : -1;
-	if (count < 0)
-		return qs_error_set(QS_EUSAGE, "bad %s '%s'", what, s);
-	for (int i = 0; i < count; i++) {
-		int rc = qs_gran_parse(items[i], &a->grans[i]);
-		if (rc)
-			return rc;
-	}
-	a->n_grans = (size_t)count;
-	return QS_OK;
-}
-
-static int parse_calibs(const char *s, const char *what, struct qs_calib *calibs, size_t *n)
-{
-	char buf[1024], *items[MAX_AXIS];
-	snprintf(buf, sizeof buf, "%s", s);
-	int count = strlen(s) < sizeof buf ? qs_cli_split(buf, items, MAX_AXIS) : -1;
-	if (count < 0)
-		return qs_error_set(QS_EUSAGE, "bad %s '%s'", what, s);
-	for (int i = 0; i < count; i++) {
-		int rc = qs_calib_parse(items[i], &calibs[i]);
-		if (rc)
-			return rc;
-	}
-	*n = (size_t)count;
-	return QS_OK;
-}
-
 /* "2" or "2,1" (each >= min) */
 static int parse_hw(const char *s, const char *what, size_t min, size_t out[2])
 {
@@ -301,19 +247,27 @@ static int parse_option(int c, const char *arg, struct sim_opts *o)
 	case OPT_NETWORK: o->network = arg; return QS_OK;
 	case OPT_LAYERS: return parse_layers(arg, &o->quant_mask);
 	case 'b': return qs_cli_parse_bits(arg, o->w.bits, QS_BITS_MAX + 1, &o->w.n_bits);
-	case 'g': return parse_grans(arg, "--granularity", &o->w);
-	case 's': return parse_pair(arg, "--scheme", "sym", "asym", o->w.asym, &o->w.n_asym);
-	case 'r': return parse_pair(arg, "--range", "full", "narrow", o->w.narrow, &o->w.n_narrow);
-	case OPT_CALIB: return parse_calibs(arg, "--calib", o->w.calibs, &o->w.n_calibs);
+	case 'g':
+		return qs_cli_parse_list(arg, "--granularity", o->w.grans, sizeof *o->w.grans, MAX_AXIS, &o->w.n_grans,
+					 qs_cli_one_gran);
+	case 's': return qs_cli_parse_pair(arg, "--scheme", "sym", "asym", o->w.asym, &o->w.n_asym);
+	case 'r': return qs_cli_parse_pair(arg, "--range", "full", "narrow", o->w.narrow, &o->w.n_narrow);
+	case OPT_CALIB:
+		return qs_cli_parse_list(arg, "--calib", o->w.calibs, sizeof *o->w.calibs, MAX_AXIS, &o->w.n_calibs,
+					 qs_cli_one_calib);
 	case 'm': free(o->w.mults); return qs_cli_parse_multipliers(arg, &o->w.mults, &o->w.n_mults);
 	case OPT_FLOAT_WEIGHTS: o->float_weights = true; return QS_OK;
 	case OPT_ACT: return parse_mode(arg, &o->act_mode);
 	case OPT_ACT_BITS: return qs_cli_parse_bits(arg, o->a.bits, QS_BITS_MAX + 1, &o->a.n_bits);
-	case OPT_ACT_GRAN: return parse_grans(arg, "--act-granularity", &o->a);
-	case OPT_ACT_SCHEME: return parse_pair(arg, "--act-scheme", "sym", "asym", o->a.asym, &o->a.n_asym);
-	case OPT_ACT_RANGE: return parse_pair(arg, "--act-range", "full", "narrow", o->a.narrow, &o->a.n_narrow);
+	case OPT_ACT_GRAN:
+		return qs_cli_parse_list(arg, "--act-granularity", o->a.grans, sizeof *o->a.grans, MAX_AXIS, &o->a.n_grans,
+					 qs_cli_one_gran);
+	case OPT_ACT_SCHEME: return qs_cli_parse_pair(arg, "--act-scheme", "sym", "asym", o->a.asym, &o->a.n_asym);
+	case OPT_ACT_RANGE: return qs_cli_parse_pair(arg, "--act-range", "full", "narrow", o->a.narrow, &o->a.n_narrow);
 	case OPT_ACT_UNSIGNED: o->a.is_signed = false; return QS_OK;
-	case OPT_ACT_CALIB: return parse_calibs(arg, "--act-calib", o->a.calibs, &o->a.n_calibs);
+	case OPT_ACT_CALIB:
+		return qs_cli_parse_list(arg, "--act-calib", o->a.calibs, sizeof *o->a.calibs, MAX_AXIS, &o->a.n_calibs,
+					 qs_cli_one_calib);
 	case OPT_ACT_MULT: free(o->a.mults); return qs_cli_parse_multipliers(arg, &o->a.mults, &o->a.n_mults);
 	case OPT_BATCH: {
 		int rc = qs_cli_parse_ulong(arg, "--batch", &o->batch);
@@ -325,7 +279,7 @@ static int parse_option(int c, const char *arg, struct sim_opts *o)
 	case OPT_OUT_SCHEME: {
 		bool v[2];
 		size_t n;
-		int rc = parse_pair(arg, "--out-scheme", "sym", "asym", v, &n);
+		int rc = qs_cli_parse_pair(arg, "--out-scheme", "sym", "asym", v, &n);
 		if (rc == QS_OK && n != 1)
 			rc = qs_error_set(QS_EUSAGE, "bad --out-scheme '%s' (one of sym, asym)", arg);
 		o->out_asym = v[0];

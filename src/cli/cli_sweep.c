@@ -89,49 +89,6 @@ struct sweep_opts {
 	size_t n_overrides;
 };
 
-/* Parses a list of names into booleans: names[0] -> false, names[1] -> true. */
-static int parse_pair(const char *s, const char *what, const char *n0, const char *n1, bool *out, size_t *n)
-{
-	char buf[128], *items[8];
-	snprintf(buf, sizeof buf, "%s", s);
-	int count = qs_cli_split(buf, items, 8);
-	*n = 0;
-	bool seen[2] = {false, false};
-	for (int i = 0; i < count; i++) {
-		int v = strcmp(items[i], n0) == 0 ? 0 : strcmp(items[i], n1) == 0 ? 1 : -1;
-		if (v < 0)
-			return qs_error_set(QS_EUSAGE, "bad %s '%s' (use %s and/or %s)", what, s, n0, n1);
-		if (!seen[v])
-			out[(*n)++] = v;
-		seen[v] = true;
-	}
-	if (count < 0)
-		return qs_error_set(QS_EUSAGE, "bad %s '%s' (use %s and/or %s)", what, s, n0, n1);
-	return QS_OK;
-}
-
-static int parse_list(const char *s, const char *what, void *out, size_t elem, size_t max, size_t *n,
-		      int (*one)(const char *item, void *dst))
-{
-	char buf[1024], *items[MAX_AXIS];
-	snprintf(buf, sizeof buf, "%s", s);
-	int count = strlen(s) < sizeof buf ? qs_cli_split(buf, items, (int)max) : -1;
-	if (count < 0)
-		return qs_error_set(QS_EUSAGE, "bad %s '%s'", what, s);
-	for (int i = 0; i < count; i++) {
-		int rc = one(items[i], (char *)out + (size_t)i * elem);
-		if (rc)
-			return rc;
-	}
-	*n = (size_t)count;
-	return QS_OK;
-}
-
-static int one_gran(const char *s, void *dst) { return qs_gran_parse(s, dst); }
-static int one_calib(const char *s, void *dst) { return qs_calib_parse(s, dst); }
-static int one_rounding(const char *s, void *dst) { return qs_rounding_parse(s, dst); }
-static int one_profile(const char *s, void *dst) { return qs_profile_parse(s, dst); }
-
 enum { OPT_CALIB = 255, OPT_SIGNED = 256, OPT_UNSIGNED, OPT_POW2, OPT_ROUNDING, OPT_SEED, OPT_PROFILE, OPT_SAVE_QPARAMS,
        OPT_SKIP_NONFINITE, OPT_DTYPE, OPT_SHAPE, OPT_BIG_ENDIAN, OPT_NO_PLOTS, OPT_BATCHES, OPT_CALIB_BATCHES,
        OPT_EVAL_BATCHES, OPT_MODE };
@@ -216,23 +173,26 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 		case 'o': o->outdir = optarg; break;
 		case 'b': rc = qs_cli_parse_bits(optarg, o->bits, QS_BITS_MAX + 1, &sp->n_bits); break;
 		case 'g':
-			rc = parse_list(optarg, "--granularity", o->grans, sizeof *o->grans, MAX_AXIS, &sp->n_grans, one_gran);
+			rc = qs_cli_parse_list(optarg, "--granularity", o->grans, sizeof *o->grans, MAX_AXIS, &sp->n_grans,
+					       qs_cli_one_gran);
 			break;
-		case 's': rc = parse_pair(optarg, "--scheme", "sym", "asym", o->asym, &sp->n_asym); break;
-		case 'r': rc = parse_pair(optarg, "--range", "full", "narrow", o->narrow, &sp->n_narrow); break;
+		case 's': rc = qs_cli_parse_pair(optarg, "--scheme", "sym", "asym", o->asym, &sp->n_asym); break;
+		case 'r': rc = qs_cli_parse_pair(optarg, "--range", "full", "narrow", o->narrow, &sp->n_narrow); break;
 		case OPT_SIGNED: o->want_signed = true; break;
 		case OPT_UNSIGNED: o->want_unsigned = true; break;
 		case OPT_POW2: rc = parse_pow2(optarg, o); break;
 		case OPT_ROUNDING:
-			rc = parse_list(optarg, "--rounding", o->roundings, sizeof *o->roundings, 3, &sp->n_roundings,
-					one_rounding);
+			rc = qs_cli_parse_list(optarg, "--rounding", o->roundings, sizeof *o->roundings, 3, &sp->n_roundings,
+					       qs_cli_one_rounding);
 			break;
 		case OPT_SEED: rc = qs_cli_parse_ulong(optarg, "--seed", &sp->seed); break;
 		case OPT_PROFILE:
-			rc = parse_list(optarg, "--profile", o->profiles, sizeof *o->profiles, 2, &sp->n_profiles, one_profile);
+			rc = qs_cli_parse_list(optarg, "--profile", o->profiles, sizeof *o->profiles, 2, &sp->n_profiles,
+					       qs_cli_one_profile);
 			break;
 		case OPT_CALIB:
-			rc = parse_list(optarg, "--calib", o->calibs, sizeof *o->calibs, MAX_AXIS, &sp->n_calibs, one_calib);
+			rc = qs_cli_parse_list(optarg, "--calib", o->calibs, sizeof *o->calibs, MAX_AXIS, &sp->n_calibs,
+					       qs_cli_one_calib);
 			break;
 		case 'm':
 			free(o->multipliers);
@@ -271,7 +231,7 @@ static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
 			break;
 		case OPT_CALIB_BATCHES: o->calib_batches = optarg; break;
 		case OPT_EVAL_BATCHES: o->eval_batches = optarg; break;
-		case OPT_MODE: rc = parse_pair(optarg, "--mode", "static", "dynamic", o->modes, &o->n_modes); break;
+		case OPT_MODE: rc = qs_cli_parse_pair(optarg, "--mode", "static", "dynamic", o->modes, &o->n_modes); break;
 		case 'h': printf(sweep_help, qs_calib_names()); return -1;
 		case ':': rc = qs_error_set(QS_EUSAGE, "option '%s' needs a value", argv[optind - 1]); break;
 		default: rc = qs_error_set(QS_EUSAGE, "unknown option '%s'", argv[optind - 1]); break;

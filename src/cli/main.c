@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 {
 	gsl_set_error_handler_off();
 	if (argc < 2) {
-		fprintf(stderr, "usage: qscope <export|inspect|plot|recommend|simulate|sweep> [options] FILE...   (qscope --help for more)\n");
+		fprintf(stderr, "usage: qscope <export|inspect|plot|recommend|simulate|sweep> [options] FILE...   "
+				"(qscope --help for more)\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "qscope: unknown command '%s'\n"
-			"usage: qscope <export|inspect|plot|recommend|simulate|sweep> [options] FILE...   (qscope --help for more)\n", argv[1]);
+			"usage: qscope <export|inspect|plot|recommend|simulate|sweep> [options] FILE...   "
+			"(qscope --help for more)\n", argv[1]);
 	return 2;
 }

@@ -34,36 +34,16 @@ void qs_batch_set_name(const char *path, const char *stem, char *buf, size_t len
 	snprintf(buf, len, "%s", base ? base + 1 : dir);
 }
 
-static int natural_cmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-			char *ea, *eb;
-			unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
-			if (x != y)
-				return x < y ? -1 : 1;
-			a = ea;
-			b = eb;
-		} else {
-			if (*a != *b)
-				return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-			a++;
-			b++;
-		}
-	}
-	return (unsigned char)*a - (unsigned char)*b;
-}
-
 static int cmp_batch(const void *pa, const void *pb)
 {
 	const struct qs_batch *a = pa, *b = pb;
-	int c = natural_cmp(a->path, b->path);
-	return c ? c : natural_cmp(a->key ? a->key : "", b->key ? b->key : "");
+	int c = qs_natural_cmp(a->path, b->path);
+	return c ? c : qs_natural_cmp(a->key ? a->key : "", b->key ? b->key : "");
 }
 
 static int cmp_set(const void *pa, const void *pb)
 {
-	return natural_cmp(((const struct qs_batch_set *)pa)->name, ((const struct qs_batch_set *)pb)->name);
+	return qs_natural_cmp(((const struct qs_batch_set *)pa)->name, ((const struct qs_batch_set *)pb)->name);
 }
 
 static int add_batch(struct qs_batch_sets *sets, const char *name, const char *path, const char *key)

@@ -1,6 +1,7 @@
 /* The loader table: picks a reader for each input file, and the element decoding every reader shares. */
 #include "format.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -244,4 +245,24 @@ int qs_file_size(FILE *f, const char *path, size_t *size)
 		return qs_error_set(QS_EFORMAT, "'%s': file too large", path);
 	*size = (size_t)st.st_size;
 	return QS_OK;
+}
+
+int qs_natural_cmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			char *ea, *eb;
+			unsigned long long va = strtoull(a, &ea, 10), vb = strtoull(b, &eb, 10);
+			if (va != vb)
+				return va < vb ? -1 : 1;
+			a = ea;
+			b = eb;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++;
+		b++;
+	}
+	return (unsigned char)*a - (unsigned char)*b;
 }

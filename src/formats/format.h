@@ -52,6 +52,9 @@ void qs_source_close(struct qs_source *src);
 /* Whether some format claims the file by its name alone (used to pick tensor files out of a folder). */
 bool qs_format_suffix_known(const char *path);
 
+/* Natural order of names: digit runs compare as numbers ("conv2" < "conv10", "7.npy" < "12.npy"). */
+int qs_natural_cmp(const char *a, const char *b);
+
 /* The stem of a path ("dir/w.0.npy" -> "w.0"), written into buf. */
 void qs_path_stem(const char *path, char *buf, size_t len);
 

@@ -8,6 +8,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "../util/csv_split.h"
 #include "../util/qs_error.h"
 #include "csv.h"
 
@@ -387,36 +388,6 @@ int qs_chart_data_write(struct qs_stage *st, const struct qs_chart_data *cd)
 	return rc;
 }
 
-/* Splits one CSV line in place into fields (RFC 4180 quoting within the line). Returns the field count. */
-static size_t split_csv(char *line, char **fields, size_t max)
-{
-	size_t n = 0;
-	char *r = line, *w = line;
-	while (n < max) {
-		fields[n++] = w;
-		if (*r == '"') {
-			r++;
-			while (*r && !(*r == '"' && r[1] != '"')) {
-				if (*r == '"')
-					r++;
-				*w++ = *r++;
-			}
-			if (*r == '"')
-				r++;
-		} else {
-			while (*r && *r != ',' && *r != '\n' && *r != '\r')
-				*w++ = *r++;
-		}
-		if (*r != ',') {
-			*w = '\0';
-			break;
-		}
-		*w++ = '\0';
-		r++;
-	}
-	return n;
-}
-
 static bool num(const char *s, double *out)
 {
 	char *end;
@@ -522,7 +493,7 @@ static int read_file(const char *outdir, const char *name, const char *header, s
 				rc = qs_error_set(QS_EFORMAT, "'%s': line 1: header is not '%s'", path, header);
 			continue;
 		}
-		if (split_csv(line, fields, 16) != n_fields) {
+		if (qs_csv_split(line, fields, 16) != n_fields) {
 			rc = qs_error_set(QS_EFORMAT, "'%s': line %zu: expected %zu fields", path, lineno, n_fields);
 			break;
 		}

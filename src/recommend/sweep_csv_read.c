@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/csv_split.h"
 #include "../util/qs_error.h"
 
 enum col {
@@ -20,36 +21,6 @@ static const char *const col_names[N_COLS] = {
 	"worst_group_rel", "qparams", "qparams_row", "mode", "eval_rel",
 };
 #define FIRST_OPTIONAL C_POW2
-
-/* Splits one CSV line in place into fields (RFC 4180 quoting within the line). Returns the field count. */
-static size_t split_csv(char *line, char **fields, size_t max)
-{
-	size_t n = 0;
-	char *r = line, *w = line;
-	while (n < max) {
-		fields[n++] = w;
-		if (*r == '"') {
-			r++;
-			while (*r && !(*r == '"' && r[1] != '"')) {
-				if (*r == '"')
-					r++;
-				*w++ = *r++;
-			}
-			if (*r == '"')
-				r++;
-		} else {
-			while (*r && *r != ',' && *r != '\n' && *r != '\r')
-				*w++ = *r++;
-		}
-		if (*r != ',') {
-			*w = '\0';
-			break;
-		}
-		*w++ = '\0';
-		r++;
-	}
-	return n;
-}
 
 static int to_double(const char *s, double *out)
 {
@@ -118,7 +89,7 @@ int qs_sweep_csv_read(const char *path, struct qs_rec_points *pts)
 		lineno++;
 		if (line[0] == '\n' || line[0] == '\0')
 			continue;
-		size_t nf = split_csv(line, fields, 256);
+		size_t nf = qs_csv_split(line, fields, 256);
 		if (lineno == 1) {
 			n_header = nf;
 			for (int c = 0; c < N_COLS; c++) {
