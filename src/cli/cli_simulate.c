@@ -404,6 +404,24 @@ static void axes_spec(const struct axes *a, size_t k, const struct sim_opts *o, 
 	s->seed = o->seed;
 }
 
+/* Setting (iw, ia) of the weight × activation product: its quantizer specs and the run configuration. */
+struct setting {
+	struct qs_sim_qspec w, a, out;
+	struct qs_sim_config cfg;
+};
+
+static void setting_config(const struct sim_opts *o, size_t iw, size_t ia, struct setting *st)
+{
+	axes_spec(&o->w, iw, o, &st->w);
+	axes_spec(&o->a, ia, o, &st->a);
+	st->out = (struct qs_sim_qspec){.quant = {.bits = o->out_bits, .is_signed = true, .asym = o->out_asym,
+						  .pow2 = o->pow2, .rounding = o->rounding, .profile = o->profile},
+					.calib = o->out_calib, .multiplier = 1.0, .seed = o->seed};
+	st->cfg = (struct qs_sim_config){.weight = o->float_weights ? NULL : &st->w, .act_mode = o->act_mode,
+					 .act = &st->a, .act_rows = o->batch, .out = o->out_bits ? &st->out : NULL,
+					 .integer = o->integer ? &o->int_spec : NULL};
+}
+
 static void spec_text(const struct qs_sim_qspec *s, char *buf, size_t len)
 {
 	char g[64];
@@ -613,17 +631,10 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 		rc = qs_error_set(QS_ENOMEM, "out of memory");
 	for (size_t iw = 0; iw < nw && rc == QS_OK; iw++)
 		for (size_t ia = 0; ia < na && rc == QS_OK; ia++) {
-			struct qs_sim_qspec wspec, aspec, ospec;
-			axes_spec(&o->w, iw, o, &wspec);
-			axes_spec(&o->a, ia, o, &aspec);
-			ospec = (struct qs_sim_qspec){.quant = {.bits = o->out_bits, .is_signed = true, .asym = o->out_asym,
-								.pow2 = o->pow2, .rounding = o->rounding, .profile = o->profile},
-						      .calib = o->out_calib, .multiplier = 1.0, .seed = o->seed};
-			struct qs_sim_config cfg = {.weight = o->float_weights ? NULL : &wspec, .act_mode = o->act_mode,
-						    .act = &aspec, .act_rows = o->batch, .out = o->out_bits ? &ospec : NULL,
-						    .integer = o->integer ? &o->int_spec : NULL};
+			struct setting st;
+			setting_config(o, iw, ia, &st);
 			struct qs_sim_result r;
-			rc = qs_sim_layer_run(&l, &cfg, x, NULL, yref, ysim, &r);
+			rc = qs_sim_layer_run(&l, &st.cfg, x, NULL, yref, ysim, &r);
 			if (rc)
 				break;
 			bool act = o->act_mode != QS_SIM_ACT_NONE;
@@ -641,9 +652,9 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 			fputc(',', mem);
 			qs_csv_write_field(mem, o->inputs[0]);
 			fputc(',', mem);
-			put_config(mem, o, cfg.weight, act ? &aspec : NULL);
-			qs_csv_put_num(mem, cfg.weight ? qs_sim_err_rel(&r.w) : 0.0);
-			qs_csv_put_num(mem, cfg.weight ? qs_sim_err_sqnr_db(&r.w) : INFINITY);
+			put_config(mem, o, st.cfg.weight, act ? &st.a : NULL);
+			qs_csv_put_num(mem, st.cfg.weight ? qs_sim_err_rel(&r.w) : 0.0);
+			qs_csv_put_num(mem, st.cfg.weight ? qs_sim_err_sqnr_db(&r.w) : INFINITY);
 			fprintf(mem, ",%zu", r.w_clipped);
 			qs_csv_put_num(mem, act ? qs_sim_err_rel(&r.act) : 0.0);
 			qs_csv_put_num(mem, act ? qs_sim_err_sqnr_db(&r.act) : INFINITY);
@@ -660,24 +671,24 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 				rc = qs_error_set(QS_ENOMEM, "out of memory");
 				break;
 			}
-			hr->w_eff_bits = eff_bits(cfg.weight, r.w_groups, w->n);
-			hr->act_bits = act ? aspec.quant.bits : 32;
+			hr->w_eff_bits = eff_bits(st.cfg.weight, r.w_groups, w->n);
+			hr->act_bits = act ? st.a.quant.bits : 32;
 			hr->out_rel = qs_sim_err_rel(&r.out);
 			hr->out_sqnr = qs_sim_err_sqnr_db(&r.out);
 			hr->meets = target_met(&o->target, hr->out_rel, hr->out_sqnr);
 			(*rows)++;
 			char wt[192] = "float", at[256] = "float", line[512];
-			if (cfg.weight)
-				spec_text(&wspec, wt, sizeof wt);
+			if (st.cfg.weight)
+				spec_text(&st.w, wt, sizeof wt);
 			if (act) {
 				char t[192];
-				spec_text(&aspec, t, sizeof t);
+				spec_text(&st.a, t, sizeof t);
 				snprintf(at, sizeof at, "%s %s", mode_names[o->act_mode], t);
 			}
 			snprintf(line, sizeof line, "W %s, X %s", wt, at);
 			snprintf(hr->label, sizeof hr->label, "%s", line);
 			note_best(&best_out, qs_sim_err_rel(&r.out), line);
-			if (cfg.weight)
+			if (st.cfg.weight)
 				note_best(&best_w, qs_sim_err_rel(&r.w), wt);
 			if (!o->quiet)
 				printf("%-34s %-36s %9.3g %9.3g %9.3g %9.3g %9.3g %8.2f %9.6f\n", wt, at,
@@ -756,26 +767,19 @@ static int run_network(const struct sim_opts *o, struct qs_stage *stage, FILE *c
 	size_t nw = o->float_weights ? 1 : axes_count(&o->w), na = o->act_mode == QS_SIM_ACT_NONE ? 1 : axes_count(&o->a);
 	for (size_t iw = 0; iw < nw && rc == QS_OK; iw++)
 		for (size_t ia = 0; ia < na && rc == QS_OK; ia++) {
-			struct qs_sim_qspec wspec, aspec, ospec;
-			axes_spec(&o->w, iw, o, &wspec);
-			axes_spec(&o->a, ia, o, &aspec);
-			ospec = (struct qs_sim_qspec){.quant = {.bits = o->out_bits, .is_signed = true, .asym = o->out_asym,
-								.pow2 = o->pow2, .rounding = o->rounding, .profile = o->profile},
-						      .calib = o->out_calib, .multiplier = 1.0, .seed = o->seed};
-			struct qs_sim_config cfg = {.weight = o->float_weights ? NULL : &wspec, .act_mode = o->act_mode,
-						    .act = &aspec, .act_rows = o->batch, .out = o->out_bits ? &ospec : NULL,
-						    .integer = o->integer ? &o->int_spec : NULL};
+			struct setting st;
+			setting_config(o, iw, ia, &st);
 			struct qs_net_result r;
-			rc = qs_net_run(net, &cfg, o->quant_mask, batches, B, &r);
+			rc = qs_net_run(net, &st.cfg, o->quant_mask, batches, B, &r);
 			if (rc)
 				break;
 			bool act = o->act_mode != QS_SIM_ACT_NONE;
 			char wt[192] = "float", at[256] = "float";
-			if (cfg.weight)
-				spec_text(&wspec, wt, sizeof wt);
+			if (st.cfg.weight)
+				spec_text(&st.w, wt, sizeof wt);
 			if (act) {
 				char t[192];
-				spec_text(&aspec, t, sizeof t);
+				spec_text(&st.a, t, sizeof t);
 				snprintf(at, sizeof at, "%s %s", mode_names[o->act_mode], t);
 			}
 			if (!o->quiet)
@@ -786,11 +790,11 @@ static int run_network(const struct sim_opts *o, struct qs_stage *stage, FILE *c
 				const struct qs_net_layer *l = &net->layers[i];
 				qs_csv_write_field(csv, o->network);
 				fputc(',', csv);
-				put_config(csv, o, cfg.weight, act ? &aspec : NULL);
+				put_config(csv, o, st.cfg.weight, act ? &st.a : NULL);
 				fprintf(csv, ",%zu,", i);
 				qs_csv_write_field(csv, l->name);
 				fprintf(csv, ",%s,%d", qs_net_kind_name(l->kind), r.quantized[i]);
-				qs_csv_put_num(csv, r.quantized[i] && cfg.weight ? qs_sim_err_rel(&r.w_err[i]) : 0.0);
+				qs_csv_put_num(csv, r.quantized[i] && st.cfg.weight ? qs_sim_err_rel(&r.w_err[i]) : 0.0);
 				qs_csv_put_num(csv, qs_sim_err_rel(&r.err[i]));
 				qs_csv_put_num(csv, qs_sim_err_sqnr_db(&r.err[i]));
 				qs_csv_put_num(csv, r.err[i].max_abs);
@@ -800,7 +804,7 @@ static int run_network(const struct sim_opts *o, struct qs_stage *stage, FILE *c
 				if (!o->quiet)
 					printf("  %-3zu %-12s %-8s %5s %9.3g %9.3g %8.2f %9.3g %9.6f%s\n", i, l->name,
 					       qs_net_kind_name(l->kind), r.quantized[i] ? "yes" : "no",
-					       r.quantized[i] && cfg.weight ? qs_sim_err_rel(&r.w_err[i]) : 0.0,
+					       r.quantized[i] && st.cfg.weight ? qs_sim_err_rel(&r.w_err[i]) : 0.0,
 					       qs_sim_err_rel(&r.err[i]), qs_sim_err_sqnr_db(&r.err[i]), r.err[i].max_abs,
 					       qs_sim_err_cosine(&r.err[i]), r.n_overflow[i] ? "  (overflows)" : "");
 			}
