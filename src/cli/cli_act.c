@@ -106,6 +106,8 @@ static int run_static(const struct qs_act_run *run, const struct qs_batch_set *s
 	if (!ev->n) {
 		struct qs_act_sink sink = {run, &act};
 		rc = qs_sweep_tensor(run->spec, t, tensor_index, qs_act_sink_row, &sink, run->skipped);
+		if (rc == QS_OK && run->calibrated)
+			rc = run->calibrated(run->ctx, run->spec, t);
 		qs_tensor_free(t);
 		return rc;
 	}
@@ -140,6 +142,8 @@ static int run_static(const struct qs_act_run *run, const struct qs_batch_set *s
 		act.eval = &kept.p[i].eval;
 		rc = run->emit(run->ctx, row, &act);
 	}
+	if (rc == QS_OK && run->calibrated && kept.n)
+		rc = run->calibrated(run->ctx, &spec, t);
 	qs_kept_free(&kept);
 	qs_tensor_free(t);
 	return rc;

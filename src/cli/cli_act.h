@@ -27,6 +27,8 @@ struct qs_act_run {
 	const struct qs_load_opts *load;
 	/* where rows go (the sweep's CSV, recommendation, qparams) */
 	int (*emit)(void *ctx, const struct qs_sweep_row *row, const struct qs_csv_act *act);
+	/* the calibration batches concatenated, after the set's static rows (may be NULL) */
+	int (*calibrated)(void *ctx, const struct qs_sweep_spec *spec, const struct qs_tensor *t);
 	void *ctx;
 	void (*skipped)(void *ctx, const char *message);
 };

@@ -497,6 +497,8 @@ struct sink {
 	struct qs_cli_progress progress;
 	double values_done;            /* values of the tensors swept so far */
 	size_t tensors_done, rows_in_tensor, rows_per_tensor;
+	const struct qs_target *chart_target; /* charts on: the recommendation target of the chart data */
+	size_t set_first;              /* the current batch set's first point */
 };
 
 /* One row to the CSV, the recommendation and (static rows only) the qparams files; act NULL for a weight. */
@@ -604,11 +606,20 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 }
 
 /* Streams every selected activation batch set through the sweep (static and/or dynamic). */
+/* A batch set's calibration batches, after its static rows: the histogram and per-channel data of the charts. */
+static int calibrated_set(void *ctx, const struct qs_sweep_spec *spec, const struct qs_tensor *t)
+{
+	struct sink *s = ctx;
+	return s->chart_target ? qs_chart_data_add(&s->charts, spec, t, &s->points, s->set_first, s->chart_target)
+			       : QS_OK;
+}
+
 static int run_batch_sets(const struct sweep_opts *o, const struct qs_batch_sets *sets, struct sink *s,
 			  size_t *n_tensors)
 {
 	struct qs_act_run run = {.calib_batches = o->calib_batches, .eval_batches = o->eval_batches, .load = &o->load,
-				 .emit = emit_row, .ctx = s, .skipped = note_skipped};
+				 .emit = emit_row, .calibrated = calibrated_set, .ctx = s, .skipped = note_skipped};
+	s->chart_target = o->plots ? &o->target : NULL;
 	for (size_t m = 0; m < o->n_modes; m++) {
 		run.static_mode |= !o->modes[m];
 		run.dynamic_mode |= o->modes[m];
@@ -619,6 +630,7 @@ static int run_batch_sets(const struct sweep_opts *o, const struct qs_batch_sets
 		if (!qs_cli_selected(&o->filter, set->name))
 			continue;
 		run.spec = spec_for(o, set->name);
+		s->set_first = s->points.n;
 		rc = qs_cli_sweep_batch_set(&run, set, *n_tensors);
 		(*n_tensors)++;
 		s->tensors_done++;

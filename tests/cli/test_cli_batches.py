@@ -141,6 +141,15 @@ def check_static_split(tmp, acts):
     relu = [x for x in t if x["tensor"] == "relu1" and x["granularity"] == "tensor"]
     check(relu and float(relu[0]["eval_rel_clip"]) > 0 and float(relu[0]["rel_clip"]) == 0,
           "growing activations: min/max never clips its own batches but clips the later ones")
+    # with charts on, the histogram of an activation is that of its calibration batches
+    r = subprocess.run([QSCOPE, "sweep", "-q", "--batches", "acts/relu1/*.npy", "-b", "8", "-s", "asym", "-g", "tensor",
+                        "-m", "1", "--calib-batches", "0-4", "--eval-batches", "5-7", "-o", "charts"], cwd=tmp,
+                       capture_output=True, text=True, env=dict(os.environ, PATH="/nonexistent"))  # no gnuplot needed
+    hist = rows(os.path.join(tmp, "charts", "histogram.csv")) if r.returncode == 0 else []
+    total = sum(int(h["count"]) for h in hist if h["tensor"] == "relu1")
+    cat = np.concatenate(acts["relu1"][:5])
+    check(total == cat.size and hist and float(hist[-1]["bin_hi"]) == cat.max(),
+          "histogram.csv of an activation covers its calibration batches", f"{total} vs {cat.size} {r.stderr}")
     shape = [x["shape"] for x in t if x["tensor"] == "relu1"]
     check(shape and set(shape) == {"20x6x5x5"}, "static rows describe the 5 calibration batches concatenated", shape)
 
