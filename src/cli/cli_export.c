@@ -216,6 +216,11 @@ static int filter_points(const struct export_opts *o, struct qs_rec_points *pts)
 /* The chosen point's per-group qparams, from the CSV (per-tensor) or the sweep's saved arrays. */
 static int load_tensor(const char *outdir, const struct qs_rec_point *p, struct qs_export_tensor *t)
 {
+	if (strcmp(p->mode, "dynamic") == 0 || strcmp(p->granularity, "token") == 0)
+		return qs_error_set(QS_EINVAL,
+				    "'%s': its chosen setting (%s, %s) computes scales at run time: there are no static "
+				    "qparams to export (sweep it with --mode static and -g tensor or channel)",
+				    p->tensor, p->mode, p->granularity);
 	if (qs_export_is_per_tensor(p))
 		return qs_export_tensor_from_point(p, t);
 	if (!p->qparams[0])

@@ -523,6 +523,7 @@ static int emit_row(void *ctx, const struct qs_sweep_row *row, const struct qs_c
 				       act && act->eval ? qs_err_rel(act->eval) : NAN);
 	if (rc)
 		return rc;
+	s->points.p[s->points.n - 1].activation = act != NULL;
 	if (ferror(s->csv))
 		return qs_error_set(QS_EIO, "write failed while writing sweep.csv");
 	return QS_OK;

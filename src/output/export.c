@@ -312,7 +312,7 @@ static int write_aimet(struct qs_stage *st, const char *file, const struct qs_ex
 		long qmin, qmax;
 		qs_export_qrange(p, &qmin, &qmax);
 		json_t *list = json_array();
-		jset(params, p->tensor, list, &ok);
+		jset(p->activation ? acts : params, p->tensor, list, &ok);
 		for (size_t g = 0; g < t[i].ngroups && ok; g++) {
 			double s = t[i].scale[g];
 			long z = t[i].zero_point[g];

@@ -4,7 +4,8 @@
  * Conventions (qscope's quantizer: q = clamp(round(x/s) + z, qmin, qmax), x̂ = (q − z)·s, SPEC §1):
  *
  * aimet  -> aimet.encodings, AIMET encoding format 0.6.1:
- *    {"version": "0.6.1", "activation_encodings": {}, "param_encodings": {NAME: [ENC, ...]}}
+ *    {"version": "0.6.1", "activation_encodings": {NAME: [ENC]}, "param_encodings": {NAME: [ENC, ...]}}
+ *    (activation batch sets in activation_encodings, weights in param_encodings)
  *    ENC = {"bitwidth": b, "dtype": "int", "is_symmetric": "True"|"False", "max", "min", "offset", "scale"}, one per
  *    group (one for per-tensor; per channel in channel order). AIMET's grid is x̂ = (u + offset)·scale with u
  *    unsigned in [0, 2^b − 1] (min = offset·scale, max = (2^b − 1 + offset)·scale, aimet_common quantsim utils).

@@ -19,6 +19,7 @@ struct qs_rec_point {
 	char range[8], scheme[8], granularity[40], calib[48], profile[16], rounding[16];
 	char mode[8];             /* "static", or "dynamic" (scales computed per batch at run time; calib shows "dyn:") */
 	double eval_rel;          /* activations: rel on the evaluation batches (NAN: no evaluation set) */
+	bool activation;          /* from an activation batch set (--batches), not a weight */
 	double multiplier, scale, zero_point, rel, rel_clip, rel_round, sqnr_db, eff_bits, worst_group_rel;
 };
 

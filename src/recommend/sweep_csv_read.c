@@ -12,13 +12,13 @@
 
 enum col {
 	C_TENSOR, C_SHAPE, C_N, C_BITS, C_SIGNED, C_RANGE, C_SCHEME, C_GRAN, C_CALIB, C_MULT, C_SCALE, C_ZP, C_REL,
-	C_REL_CLIP, C_REL_ROUND, C_SQNR, C_EFF_BITS, C_PROFILE, C_ROUNDING, C_POW2, C_WORST, C_QPARAMS, C_QPARAMS_ROW, C_MODE, C_EVAL_REL, N_COLS
+	C_REL_CLIP, C_REL_ROUND, C_SQNR, C_EFF_BITS, C_PROFILE, C_ROUNDING, C_POW2, C_WORST, C_QPARAMS, C_QPARAMS_ROW, C_MODE, C_EVAL_REL, C_CALIB_BATCHES, N_COLS
 };
 
 static const char *const col_names[N_COLS] = {
 	"tensor", "shape", "n", "bits", "signed", "range", "scheme", "granularity", "calib", "multiplier", "scale",
 	"zero_point", "rel", "rel_clip", "rel_round", "sqnr_db", "eff_bits", "profile", "rounding", "pow2",
-	"worst_group_rel", "qparams", "qparams_row", "mode", "eval_rel",
+	"worst_group_rel", "qparams", "qparams_row", "mode", "eval_rel", "calib_batches",
 };
 #define FIRST_OPTIONAL C_POW2
 
@@ -65,6 +65,8 @@ static int parse_point(char **f, const int *idx, struct qs_rec_point *pt)
 	copy_field(pt->scheme, sizeof pt->scheme, f[idx[C_SCHEME]]);
 	copy_field(pt->granularity, sizeof pt->granularity, f[idx[C_GRAN]]);
 	pt->eval_rel = NAN;
+	pt->activation = (idx[C_CALIB_BATCHES] >= 0 && f[idx[C_CALIB_BATCHES]][0]) ||
+			 (idx[C_MODE] >= 0 && strcmp(f[idx[C_MODE]], "dynamic") == 0);
 	if (idx[C_EVAL_REL] >= 0 && f[idx[C_EVAL_REL]][0] && to_double(f[idx[C_EVAL_REL]], &pt->eval_rel) != 0)
 		return C_EVAL_REL + 1;
 	qs_rec_set_mode(pt, idx[C_MODE] >= 0 && f[idx[C_MODE]][0] ? f[idx[C_MODE]] : "static", f[idx[C_CALIB]]);

@@ -6,6 +6,7 @@ conventions, configs, and errors. Expected numbers come from numpy implementing 
 Run by meson with QSCOPE=<built binary> and QS_SOURCE_ROOT=<repository root>.
 """
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -141,6 +142,15 @@ def check_static_split(tmp, acts):
     relu = [x for x in t if x["tensor"] == "relu1" and x["granularity"] == "tensor"]
     check(relu and float(relu[0]["eval_rel_clip"]) > 0 and float(relu[0]["rel_clip"]) == 0,
           "growing activations: min/max never clips its own batches but clips the later ones")
+    # export: activations go to AIMET's activation_encodings, with the scale calibrated on batches 0-4
+    e = subprocess.run([QSCOPE, "export", os.path.join(tmp, "split"), "--to", "aimet", "-g", "tensor", "-o",
+                        os.path.join(tmp, "exp")], capture_output=True, text=True)
+    enc = json.load(open(os.path.join(tmp, "exp", "aimet.encodings"))) if e.returncode == 0 else {}
+    want = {n: asym_minmax(np.concatenate(acts[n][:5]).min(), np.concatenate(acts[n][:5]).max()) for n in acts}
+    got = enc.get("activation_encodings", {})
+    check(e.returncode == 0 and enc.get("param_encodings") == {} and set(got) == set(acts) and
+          all(close(got[n][0]["scale"], want[n][0]) and got[n][0]["offset"] == want[n][2] - want[n][1] for n in acts),
+          "export: activations in activation_encodings, scale/offset of their calibration batches", e.stderr)
     # with charts on, the histogram of an activation is that of its calibration batches
     r = subprocess.run([QSCOPE, "sweep", "-q", "--batches", "acts/relu1/*.npy", "-b", "8", "-s", "asym", "-g", "tensor",
                         "-m", "1", "--calib-batches", "0-4", "--eval-batches", "5-7", "-o", "charts"], cwd=tmp,
@@ -186,6 +196,11 @@ def check_dynamic(tmp, acts):
     check(best and static and close(best[0]["eval_rel"], float(static[0]["eval_rel"])),
           "recommend.csv carries the evaluation-batch rel of each configuration's best point")
     check("static scales on unseen batches" in DYN_STDOUT[0], "the summary puts calibration and evaluation error side by side", DYN_STDOUT[0][-600:])
+    e = subprocess.run([QSCOPE, "export", os.path.join(tmp, "dyn"), "--to", "qparams", "-g", "token", "-o",
+                        os.path.join(tmp, "dynexp")], capture_output=True, text=True)
+    check(e.returncode == 1 and "'fc'" in e.stderr and "no static qparams" in e.stderr and
+          not os.path.exists(os.path.join(tmp, "dynexp")), "export of a run-time (dynamic/token) setting: exit 1, named",
+          e.stderr)
     # without a split, dynamic covers every batch
     r = run(["--batches", "acts/fc/*.npy", "-b", "8", "-s", "asym", "-g", "token", "-m", "1", "--mode", "dynamic",
              "-o", "dyn_all"], tmp)
