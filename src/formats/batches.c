@@ -87,16 +87,23 @@ static int add_batch(struct qs_batch_sets *sets, const char *name, const char *p
 	return QS_OK;
 }
 
-/* One matched file: its arrays, named by the convention above (the data are read and dropped: listing only). */
+/* One matched file: its arrays, named by the convention above. A .npy file holds one array and is not opened here;
+ * a container is read once to list its arrays (the data are dropped). */
 static int add_file(struct qs_batch_sets *sets, const char *path, const struct qs_load_opts *opts)
 {
+	char name[256], stem[256];
+	size_t len = strlen(path);
+	if (!opts->dtype && len > 4 && strcmp(path + len - 4, ".npy") == 0) {
+		qs_path_stem(path, stem, sizeof stem);
+		qs_batch_set_name(path, stem, name, sizeof name);
+		return add_batch(sets, name, path, NULL);
+	}
 	struct qs_source *src;
 	int rc = qs_source_open(path, opts, &src);
 	if (rc)
 		return rc;
 	struct qs_tensor *t, *first = NULL;
 	size_t count = 0;
-	char name[256], stem[256];
 	while (rc == QS_OK && (rc = qs_source_next(src, &t)) == QS_OK && t) {
 		if (count == 1) { /* a container: the first array is a batch by its key too */
 			qs_batch_set_name(path, first->name, name, sizeof name);
