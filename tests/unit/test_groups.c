@@ -28,7 +28,7 @@ static const struct {
 	{ "tensor", QS_GRAN_TENSOR, QS_AXIS_DEFAULT, 0 },     { "channel", QS_GRAN_CHANNEL, QS_AXIS_DEFAULT, 0 },
 	{ "channel:1", QS_GRAN_CHANNEL, 1, 0 },               { "channel:-1", QS_GRAN_CHANNEL, -1, 0 },
 	{ "group:128", QS_GRAN_GROUP, QS_AXIS_DEFAULT, 128 }, { "group:32:0", QS_GRAN_GROUP, 0, 32 },
-	{ "group:3:-2", QS_GRAN_GROUP, -2, 3 },
+	{ "group:3:-2", QS_GRAN_GROUP, -2, 3 },               { "token", QS_GRAN_TOKEN, QS_AXIS_DEFAULT, 0 },
 };
 #define N_PARSE_OK (sizeof parse_ok / sizeof parse_ok[0])
 
@@ -61,7 +61,7 @@ END_TEST
 /* The rejects the brief names, then a few more that are malformed by any reading. */
 static const char *const parse_bad[] = {
 	"channel:x", "group", "group:0", "bogus", "group:4:",
-	"", "channel:", "group:-4", "group:4:x", "channel:1x", "group:4:0:1", "tensor:", "Tensor",
+	"", "channel:", "group:-4", "group:4:x", "channel:1x", "group:4:0:1", "tensor:", "Tensor", "token:1", "tokens",
 };
 
 START_TEST(test_parse_rejects)
@@ -254,6 +254,24 @@ START_TEST(test_build_group_last_axis)
 }
 END_TEST
 
+/* token on [2,3,4]: one group per row of the last axis, i.e. 6 groups of 4 consecutive values in storage order. */
+START_TEST(test_build_token)
+{
+	const size_t shape[3] = { 2, 3, 4 };
+	struct qs_tensor *t = make_tensor("act", 3, shape);
+	struct qs_granularity g = gran("token");
+	struct qs_groups gr;
+	ck_assert_int_eq(qs_groups_build(t, &g, false, &gr), QS_OK);
+	ck_assert_uint_eq(gr.count, 6);
+	for (size_t k = 0; k <= 6; k++)
+		ck_assert_uint_eq(gr.offset[k], 4 * k);
+	for (size_t i = 0; i < 24; i++)
+		ck_assert_double_eq(gr.values[i], (double)i + 0.25);
+	qs_groups_free(&gr);
+	qs_tensor_free(t);
+}
+END_TEST
+
 /* group:2:0 on [5,2]: element (r, c) is flat 2r + c. Column 0: rows 0-1 {0, 2}, rows 2-3 {4, 6}, row 4 {8};
  * then column 1: {1, 3}, {5, 7}, {9}. Offsets 0 2 4 5 7 9 10. */
 START_TEST(test_build_group_axis0)
@@ -413,6 +431,7 @@ static Suite *groups_suite(void)
 	tcase_add_test(tc, test_build_channel_axes);
 	tcase_add_test(tc, test_build_group_last_axis);
 	tcase_add_test(tc, test_build_group_axis0);
+	tcase_add_test(tc, test_build_token);
 	tcase_add_loop_test(tc, test_build_vs_oracle, 0, N_LAYOUTS);
 	tcase_add_test(tc, test_build_bad_axis);
 	tcase_add_test(tc, test_build_rank0);
