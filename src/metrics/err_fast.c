@@ -134,6 +134,9 @@ static void radix_sort(double *a, double *tmp, size_t *count, size_t n)
 #define BUCKET_COUNT ((size_t)1 << BUCKET_BITS)
 #define BUCKET_MIN_N 65536
 #define INSERTION_MAX 24
+/* From this many values a group's own preparation uses the OpenMP threads (when not already inside a parallel
+ * region, e.g. the sweep preparing many groups at once); the result does not depend on the thread count. */
+#define PARALLEL_PREPARE_N ((size_t)1 << 20)
 
 /* LSD radix sort of the keys a[0..n) on their bytes [0, bytes), tmp holds n keys. Passes whose byte is the same for
  * all keys are skipped; short arrays get an insertion sort. */
@@ -194,19 +197,25 @@ static int sort_floats(const double *x, size_t n, size_t *count, uint32_t *keys)
 		sum += c;
 		largest = c > largest ? c : largest;
 	}
-	uint32_t *tmp = qs_alloc_large(largest * sizeof *tmp); /* only the pages a bucket uses are ever touched */
-	if (!tmp)
-		return QS_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t k = sort_key32(x[i]);
 		keys[count[k >> BUCKET_BITS]++] = k;
 	}
-	for (size_t b = 0, start = 0; b < BUCKET_COUNT; b++) { /* count[b] is now the end of bucket b */
-		radix_sort32(keys + start, tmp, count[b] - start, 2);
-		start = count[b];
+	/* count[b] is now the end of bucket b; the buckets are sorted independently (in parallel for large groups) */
+	bool nomem = false;
+	#pragma omp parallel reduction(|| : nomem) if (n >= PARALLEL_PREPARE_N)
+	{
+		uint32_t *tmp = qs_alloc_large(largest * sizeof *tmp); /* only the pages a bucket uses are touched */
+		nomem = !tmp;
+		#pragma omp for schedule(dynamic, 256)
+		for (size_t b = 0; b < BUCKET_COUNT; b++) {
+			size_t start = b ? count[b - 1] : 0;
+			if (tmp)
+				radix_sort32(keys + start, tmp, count[b] - start, 2);
+		}
+		free(tmp);
 	}
-	free(tmp);
-	return QS_OK;
+	return nomem ? QS_ENOMEM : QS_OK;
 }
 
 /* ---- prepare ---------------------------------------------------------------------------------------------------- */
@@ -351,7 +360,8 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 	struct qs_err_prefix *pre = out->prefix;
 	pre[origin] = (struct qs_err_prefix){ { 0.0, 0.0 }, { 0.0, 0.0 } };
 	/* Block k's sums wait at k + 1 (k >= origin) or at k (k < origin) until accumulated below. */
-	for (size_t k = 0; k + 1 < nblk; k++)
+	#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
+	for (size_t k = 0; k < nblk - 1; k++)
 		pre[k >= origin ? k + 1 : k] = block_sums(&view, k);
 	for (size_t k = origin + 1; k < nblk; k++) {
 		pre[k].x = dd_add(pre[k - 1].x, pre[k].x);
@@ -392,13 +402,12 @@ static double at(const struct qs_err_prepared *d, size_t i)
 	return qs_err_prepared_at(d, i);
 }
 
-/* First index r in (l, n] with level_of(x[r]) > level_of(x[l]) (r = n if none): galloping, then bisection. */
-static size_t run_end(const struct level *lv, const struct qs_err_prepared *d, size_t l)
+/* First index r in (lo, hi] with level_of(x[r]) > k, given level_of(x[lo]) <= k and (hi = n or
+ * level_of(x[hi]) > k): galloping from lo, then bisection. */
+static size_t level_search(const struct level *lv, const struct qs_err_prepared *d, size_t lo, size_t hi, double k)
 {
-	size_t n = d->n;
-	double k = level_of(lv, at(d, l));
-	size_t lo = l, hi = n, step = 1;
-	while (n - lo > step) {
+	size_t step = 1;
+	while (hi - lo > step) {
 		size_t probe = lo + step;
 		if (level_of(lv, at(d, probe)) > k) {
 			hi = probe;
@@ -415,6 +424,51 @@ static size_t run_end(const struct level *lv, const struct qs_err_prepared *d, s
 			lo = mid;
 	}
 	return hi;
+}
+
+/* First index i in [from, n] with x[i] > t (plain comparisons): galloping, then bisection. */
+static size_t first_above(const struct qs_err_prepared *d, size_t from, double t)
+{
+	size_t n = d->n;
+	if (from >= n || at(d, from) > t)
+		return from;
+	size_t lo = from, hi = n, step = 1; /* x[lo] <= t, hi = n or x[hi] > t */
+	while (n - lo > step) {
+		size_t probe = lo + step;
+		if (at(d, probe) > t) {
+			hi = probe;
+			break;
+		}
+		lo = probe;
+		step *= 2;
+	}
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (at(d, mid) > t)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return hi;
+}
+
+/* First index r in (l, n] with level_of(x[r]) > level_of(x[l]) (r = n if none). The run's end is near the value
+ * t = (k - z + 1/2) s where round(x / s) + z passes k: values clearly below t (by far more than the rounding of
+ * x / s) are in the run, values clearly above are not, so comparisons find a bracket [a, b] and level_of is
+ * evaluated only at its two ends (checks: the bracket is used only when they confirm it) and inside it. */
+static size_t run_end(const struct level *lv, const struct qs_err_prepared *d, size_t l)
+{
+	size_t n = d->n;
+	double k = level_of(lv, at(d, l));
+	if (k > lv->qmax) /* clipped high: the last run */
+		return n;
+	double t = (k - lv->z + 0.5) * lv->s;
+	double margin = fabs(t) * 0x1p-40 + 0x1p-1000;
+	size_t a = first_above(d, l + 1, t - margin);
+	size_t b = first_above(d, a, t + margin);
+	if ((a > l + 1 && level_of(lv, at(d, a - 1)) > k) || (b < n && !(level_of(lv, at(d, b)) > k)))
+		return level_search(lv, d, l, n, k); /* not a bracket (extreme scales): search by level_of alone */
+	return level_search(lv, d, a - 1, b, k);
 }
 
 static double sse_direct(const struct qs_err_prepared *d, size_t l, size_t r, double c)

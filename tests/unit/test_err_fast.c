@@ -389,19 +389,21 @@ static int cmp_double(const void *a, const void *b)
 
 /* Float32 values that stress the keys32 form: zeros of both signs, subnormals, the largest and smallest normal
  * floats, values on level boundaries (k + 1/2) s of power-of-two scales -- which are also bucket boundaries (7
- * mantissa bits) -- their float neighbours, and a t(4) bulk. n = 65539 (bucket path) and 3000 (byte sort). The
- * prepared values must be the input's multiset ascending (compared with qsort), and every field equal to the ref. */
+ * mantissa bits) -- their float neighbours, and a t(4) bulk. n = 65539 and 2^20 + 3 (bucket path, the latter
+ * sorted and summed by OpenMP threads) and 3000 (byte sort). The prepared values must be the input's multiset
+ * ascending (compared with qsort), and every field equal to the ref. */
 START_TEST(test_f32_buckets)
 {
-	static const size_t ns[] = { 65539, 3000 };
+	static const size_t ns[] = { 65539, 3000, ((size_t)1 << 20) + 3 }; /* the last: prepared with threads */
 	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
 	gsl_rng_set(r, 6001);
-	double *x = malloc(ns[0] * sizeof *x), *want = malloc(ns[0] * sizeof *want), *got = malloc(ns[0] * sizeof *got);
+	const size_t nmax = ns[2];
+	double *x = malloc(nmax * sizeof *x), *want = malloc(nmax * sizeof *want), *got = malloc(nmax * sizeof *got);
 	struct qs_err_prepared d = { 0 };
 	ck_assert(x && want && got);
 	for (size_t in = 0; in < sizeof ns / sizeof *ns; in++) {
 		size_t n = ns[in];
-		for (int data = 0; data < 3; data++) {
+		for (int data = 0; data < (n == nmax ? 1 : 3); data++) {
 			double s = ldexp(1.0, -3 - 2 * data); /* the tie grid's step */
 			for (size_t i = 0; i < n; i++) {
 				long k = (long)gsl_rng_uniform_int(r, 600) - 300;
@@ -429,8 +431,9 @@ START_TEST(test_f32_buckets)
 			for (size_t i = 1; i < n; i++) /* -0 before +0: the order of the keys */
 				REQUIRE(!(signbit(got[i - 1]) == 0 && got[i - 1] == 0.0 && signbit(got[i]) && got[i] == 0.0),
 					"+0 before -0 at %zu", i);
-			for (int bits = QS_BITS_MIN; bits <= QS_BITS_MAX; bits += 1 + (bits >= 8)) {
-				for (unsigned c = 0; c < NCONFIG; c += 11) {
+			for (int bits = n == nmax ? 8 : QS_BITS_MIN; bits <= (n == nmax ? 8 : QS_BITS_MAX);
+			     bits += 1 + (bits >= 8)) {
+				for (unsigned c = 0; c < NCONFIG; c += n == nmax ? 31 : 11) {
 					struct qs_quantizer q = config(bits, c | 8); /* pow2: level boundaries are floats */
 					long qmin, qmax;
 					qs_quant_range(&q, &qmin, &qmax);
