@@ -197,6 +197,10 @@ static int sort_floats(const double *x, size_t n, size_t *count, uint32_t *keys)
 		sum += c;
 		largest = c > largest ? c : largest;
 	}
+	/* first touch of the key buffer on every thread: the kernel zeroes its fresh pages in parallel */
+	#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
+	for (size_t i = 0; i < n; i += 1024)
+		keys[i] = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t k = sort_key32(x[i]);
 		keys[count[k >> BUCKET_BITS]++] = k;
@@ -315,20 +319,32 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 	size_t *count = n >= BUCKET_MIN_N ? calloc(BUCKET_COUNT, sizeof *count) : NULL;
 	if (n >= BUCKET_MIN_N && !count)
 		return qs_error_set(QS_ENOMEM, "out of memory preparing %zu values", n);
+	/* One pass for the signal (in input order, as qs_err_ref sums it) and the check of the values; beside it (on
+	 * another thread for large groups) the test for float32 values and the bucket counts. */
 	double signal = 0.0;
-	bool f32 = true; /* every value exactly a float32 so far (its bucket counted) */
-	for (size_t i = 0; i < n; i++) {
-		if (!(fabs(x[i]) < 0x1p400)) {
-			free(count);
-			return qs_error_set(QS_ENONFINITE, "value %g at index %zu: the fast error path needs finite |x| < 2^400",
-					    x[i], i);
+	size_t bad = n; /* the first value the fast path refuses */
+	bool f32 = true; /* every value exactly a float32 (then each one's bucket is counted) */
+	#pragma omp parallel sections if (n >= PARALLEL_PREPARE_N)
+	{
+		#pragma omp section
+		for (size_t i = 0; i < n; i++) {
+			if (!(fabs(x[i]) < 0x1p400)) {
+				bad = i;
+				break;
+			}
+			signal += x[i] * x[i];
 		}
-		signal += x[i] * x[i];
-		if (f32) {
+		#pragma omp section
+		for (size_t i = 0; i < n && f32; i++) {
 			f32 = fabs(x[i]) <= FLT_MAX && (double)(float)x[i] == x[i];
 			if (count && f32)
 				count[sort_key32(x[i]) >> BUCKET_BITS]++;
 		}
+	}
+	if (bad < n) {
+		free(count);
+		return qs_error_set(QS_ENONFINITE, "value %g at index %zu: the fast error path needs finite |x| < 2^400",
+				    x[bad], bad);
 	}
 	size_t nblk = n / B + 1;
 	void *prefix = out->prefix;

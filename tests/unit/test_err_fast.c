@@ -447,6 +447,11 @@ START_TEST(test_f32_buckets)
 			}
 		}
 	}
+	/* A NaN deep inside a large group (checked beside the float32 test, on another thread): refused, named. */
+	x[777777] = NAN;
+	ck_assert_int_eq(qs_err_prepare(x, nmax, &d), QS_ENONFINITE);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_ptr_nonnull(strstr(qs_error_message(), "index 777777"));
 	qs_err_prepared_free(&d);
 	free(x);
 	free(want);
