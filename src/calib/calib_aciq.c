@@ -212,7 +212,9 @@ static int aciq_clip_range(const struct qs_calib_group *g, const struct qs_quant
 	size_t n = g->n;
 	double mu, scale;
 	if (family == ACIQ_LAPLACE && g->sorted) {
-		mu = gsl_stats_median_from_sorted_data(g->sorted->sorted, 1, n);
+		/* the median as gsl_stats_median_from_sorted_data takes it */
+		mu = n % 2 ? qs_err_prepared_at(g->sorted, n / 2)
+			   : (qs_err_prepared_at(g->sorted, n / 2 - 1) + qs_err_prepared_at(g->sorted, n / 2)) / 2.0;
 		scale = gsl_stats_absdev_m(x, 1, n, mu);
 	} else if (family == ACIQ_LAPLACE) {
 		double *s = malloc(n * sizeof *s);

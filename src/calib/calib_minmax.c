@@ -17,8 +17,8 @@ static int minmax_clip_range(const struct qs_calib_group *g, const struct qs_qua
 	(void)q;
 	(void)param;
 	if (g->sorted) {
-		*lo = g->sorted->sorted[0];
-		*hi = g->sorted->sorted[g->n - 1];
+		*lo = qs_err_prepared_at(g->sorted, 0);
+		*hi = qs_err_prepared_at(g->sorted, g->n - 1);
 		return QS_OK;
 	}
 	const double *x = g->x;

@@ -106,7 +106,12 @@ static int mse_clip_range(const struct qs_calib_group *g, const struct qs_quanti
 	if (c.q.rounding == QS_ROUND_STOCHASTIC)
 		c.q.rounding = QS_ROUND_EVEN;
 	double mn = 0.0, mx = 0.0, amax = 0.0;
-	for (size_t i = 0; i < n; i++) {
+	if (c.prep && n) { /* the ends of the sorted values, as the loop below would find them */
+		mn = fmin(mn, qs_err_prepared_at(c.prep, 0));
+		mx = fmax(mx, qs_err_prepared_at(c.prep, n - 1));
+		amax = fmax(-mn, mx);
+	}
+	for (size_t i = 0; i < n && !c.prep; i++) {
 		mn = fmin(mn, x[i]);
 		mx = fmax(mx, x[i]);
 		amax = fmax(amax, fabs(x[i]));

@@ -33,18 +33,19 @@ static double quantile(const double *sorted, size_t n, double p)
 	return gsl_stats_quantile_from_sorted_data(sorted, 1, n, p);
 }
 
-/* |x| in ascending order from x ascending: the negative part read backwards merged with the rest (O(n)). */
-static void abs_sorted(const double *x, size_t n, double *out)
+/* |x| in ascending order from the prepared (ascending) values: the negative part read backwards merged with the rest
+ * (O(n)). */
+static void abs_sorted(const struct qs_err_prepared *d, double *out)
 {
-	size_t neg = 0;
-	while (neg < n && x[neg] < 0.0)
+	size_t n = d->n, neg = 0;
+	while (neg < n && qs_err_prepared_at(d, neg) < 0.0)
 		neg++;
 	size_t i = neg, j = neg, k = 0; /* i: next non-negative, j: one past the next negative (read downwards) */
 	while (k < n) {
-		if (j > 0 && (i == n || -x[j - 1] <= x[i]))
-			out[k++] = -x[--j];
+		if (j > 0 && (i == n || -qs_err_prepared_at(d, j - 1) <= qs_err_prepared_at(d, i)))
+			out[k++] = -qs_err_prepared_at(d, --j);
 		else
-			out[k++] = x[i++];
+			out[k++] = qs_err_prepared_at(d, i++);
 	}
 }
 
@@ -60,9 +61,9 @@ static int percentile_clip_range(const struct qs_calib_group *g, const struct qs
 	if (!s)
 		return qs_error_set(QS_ENOMEM, "out of memory (percentile of %zu values)", n);
 	if (g->sorted && q->asym) {
-		memcpy(s, g->sorted->sorted, n * sizeof *s);
+		qs_err_prepared_copy(g->sorted, s);
 	} else if (g->sorted) {
-		abs_sorted(g->sorted->sorted, n, s);
+		abs_sorted(g->sorted, s);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			s[i] = q->asym ? x[i] : fabs(x[i]);

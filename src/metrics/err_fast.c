@@ -2,6 +2,7 @@
 #include "err_fast.h"
 
 #include <assert.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 
 /* ---- double-double arithmetic (needs FLT_EVAL_METHOD == 0 and no FP contraction: ISO C mode, SSE2) ------------ */
 
-static struct qs_dd two_sum(double a, double b)
+static inline struct qs_dd two_sum(double a, double b)
 {
 	double s = a + b;
 	double bb = s - a;
@@ -29,7 +30,7 @@ static struct qs_dd quick_two_sum(double a, double b) /* |a| >= |b| */
 
 /* Dekker's exact product a b = hi + lo (Veltkamp split; inlined, unlike a call to libm's fma). Exact while
  * |a|, |b| < 2^995, |a b| < 2^1023 and the error term does not underflow. */
-static struct qs_dd two_prod(double a, double b)
+static inline struct qs_dd two_prod(double a, double b)
 {
 	const double split = 134217729.0; /* 2^27 + 1 */
 	double t = split * a, ah = t - (t - a), al = a - ah;
@@ -76,6 +77,15 @@ static uint64_t sort_key(double x)
 	return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
 }
 
+/* The same for a float32 (x must be one exactly); qs_err_prepared_at inverts it. */
+static uint32_t sort_key32(double x)
+{
+	float f = (float)x;
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	return (u >> 31) ? ~u : u | (UINT32_C(1) << 31);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -117,15 +127,122 @@ static void radix_sort(double *a, double *tmp, size_t *count, size_t n)
 		memcpy(a, src, n * sizeof *a);
 }
 
+/* Float32 keys: groups of at least BUCKET_MIN_N values are first distributed by their top BUCKET_BITS bits (sign,
+ * exponent, 7 mantissa bits: one counting pass fused with the signal pass, one scatter pass, no copy of the data),
+ * then each bucket is sorted on its low 16 bits in cache. Smaller groups are sorted byte by byte. */
+#define BUCKET_BITS 16
+#define BUCKET_COUNT ((size_t)1 << BUCKET_BITS)
+#define BUCKET_MIN_N 65536
+#define INSERTION_MAX 24
+/* From this many values a group's own preparation uses the OpenMP threads (when not already inside a parallel
+ * region, e.g. the sweep preparing many groups at once); the result does not depend on the thread count. */
+#define PARALLEL_PREPARE_N ((size_t)1 << 20)
+
+/* LSD radix sort of the keys a[0..n) on their bytes [0, bytes), tmp holds n keys. Passes whose byte is the same for
+ * all keys are skipped; short arrays get an insertion sort. */
+static void radix_sort32(uint32_t *a, uint32_t *tmp, size_t n, int bytes)
+{
+	if (n <= INSERTION_MAX) {
+		for (size_t i = 1; i < n; i++) {
+			uint32_t k = a[i];
+			size_t j = i;
+			for (; j > 0 && a[j - 1] > k; j--)
+				a[j] = a[j - 1];
+			a[j] = k;
+		}
+		return;
+	}
+	size_t count[4][256] = { { 0 } };
+	for (size_t i = 0; i < n; i++)
+		for (int d = 0; d < bytes; d++)
+			count[d][(a[i] >> (8 * d)) & 255]++;
+	uint32_t *src = a, *dst = tmp;
+	for (int d = 0; d < bytes; d++) {
+		size_t *off = count[d], sum = 0;
+		if (off[(a[0] >> (8 * d)) & 255] == n)
+			continue;
+		for (int j = 0; j < 256; j++) {
+			size_t c = off[j];
+			off[j] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[off[(src[i] >> (8 * d)) & 255]++] = src[i];
+		uint32_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof *a);
+}
+
+/* keys[0..n) := the float32 keys of x[0..n) ascending. count: NULL (n < BUCKET_MIN_N), or the BUCKET_COUNT bucket
+ * sizes, which this turns into scatter positions. Returns QS_ENOMEM if the scratch cannot be had. */
+static int sort_floats(const double *x, size_t n, size_t *count, uint32_t *keys)
+{
+	if (!count) {
+		uint32_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
+		if (!tmp)
+			return QS_ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			keys[i] = sort_key32(x[i]);
+		radix_sort32(keys, tmp, n, 4);
+		free(tmp);
+		return QS_OK;
+	}
+	size_t sum = 0, largest = 0;
+	for (size_t b = 0; b < BUCKET_COUNT; b++) {
+		size_t c = count[b];
+		count[b] = sum;
+		sum += c;
+		largest = c > largest ? c : largest;
+	}
+	/* first touch of the key buffer on every thread: the kernel zeroes its fresh pages in parallel */
+	#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
+	for (size_t i = 0; i < n; i += 1024)
+		keys[i] = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = sort_key32(x[i]);
+		keys[count[k >> BUCKET_BITS]++] = k;
+	}
+	/* count[b] is now the end of bucket b; the buckets are sorted independently (in parallel for large groups) */
+	bool nomem = false;
+	#pragma omp parallel reduction(|| : nomem) if (n >= PARALLEL_PREPARE_N)
+	{
+		uint32_t *tmp = qs_alloc_large(largest * sizeof *tmp); /* only the pages a bucket uses are touched */
+		nomem = !tmp;
+		#pragma omp for schedule(dynamic, 256)
+		for (size_t b = 0; b < BUCKET_COUNT; b++) {
+			size_t start = b ? count[b - 1] : 0;
+			if (tmp)
+				radix_sort32(keys + start, tmp, count[b] - start, 2);
+		}
+		free(tmp);
+	}
+	return nomem ? QS_ENOMEM : QS_OK;
+}
+
 /* ---- prepare ---------------------------------------------------------------------------------------------------- */
 
 void qs_err_prepared_free(struct qs_err_prepared *d)
 {
 	if (!d)
 		return;
-	free(d->sorted);
+	free(d->keys_buf);
+	free(d->sorted_buf);
 	free(d->prefix);
 	memset(d, 0, sizeof *d);
+}
+
+void qs_err_prepared_copy(const struct qs_err_prepared *d, double *out)
+{
+	if (!d->keys32) {
+		if (d->n)
+			memcpy(out, d->sorted64, d->n * sizeof *out);
+		return;
+	}
+	for (size_t i = 0; i < d->n; i++)
+		out[i] = qs_err_prepared_at(d, i);
 }
 
 /* Grows *buf to hold n elements of size `size` (contents not kept). */
@@ -144,41 +261,26 @@ static int grow(void **buf, size_t *cap, size_t n, size_t size)
 	return QS_OK;
 }
 
-int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
+/* out->sorted_buf[0..n) := x ascending (doubles). */
+static int sort_doubles(const double *x, size_t n, struct qs_err_prepared *out)
 {
-	out->n = 0;
-	out->signal = 0.0;
-	out->nblk = 0;
-	out->origin = 0;
-	double signal = 0.0;
-	for (size_t i = 0; i < n; i++) {
-		if (!(fabs(x[i]) < 0x1p400))
-			return qs_error_set(QS_ENONFINITE, "value %g at index %zu: the fast error path needs finite |x| < 2^400",
-					    x[i], i);
-		signal += x[i] * x[i];
-	}
-	size_t nblk = n / B + 1;
-	void *sorted = out->sorted, *prefix = out->prefix;
-	int rc = grow(&sorted, &out->cap, n, sizeof(double));
-	out->sorted = sorted;
-	if (rc == QS_OK)
-		rc = grow(&prefix, &out->cap_blk, nblk, sizeof *out->prefix);
-	out->prefix = prefix;
+	void *buf = out->sorted_buf;
+	int rc = grow(&buf, &out->cap64, n, sizeof(double));
+	out->sorted_buf = buf;
+	if (rc)
+		return rc;
 	double *tmp = NULL;
 	size_t *count = NULL;
-	if (rc == QS_OK && n >= RADIX_MIN_N) {
+	if (n >= RADIX_MIN_N) {
 		tmp = qs_alloc_large(n * sizeof *tmp);
 		count = calloc(RADIX_PASSES * RADIX_SIZE, sizeof *count);
-		if (!tmp || !count)
-			rc = QS_ENOMEM;
+		if (!tmp || !count) {
+			free(tmp);
+			free(count);
+			return QS_ENOMEM;
+		}
 	}
-	if (rc != QS_OK) {
-		free(tmp);
-		free(count);
-		return qs_error_set(QS_ENOMEM, "out of memory preparing %zu values", n);
-	}
-
-	double *s = out->sorted;
+	double *s = out->sorted_buf;
 	if (n)
 		memcpy(s, x, n * sizeof *s);
 	if (tmp)
@@ -187,27 +289,96 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 		qsort(s, n, sizeof *s, cmp_double);
 	free(tmp);
 	free(count);
+	return QS_OK;
+}
+
+/* Block k's Σx and Σx² by Ogita-Rump-Oishi Sum2: the sum of B terms to O(B eps²) of Σ|term|, i.e. double-double
+ * quality. */
+static struct qs_err_prefix block_sums(const struct qs_err_prepared *d, size_t k)
+{
+	double h1 = 0.0, l1 = 0.0, h2 = 0.0, l2 = 0.0;
+	for (size_t i = k * B; i < (k + 1) * B; i++) {
+		double v = qs_err_prepared_at(d, i);
+		struct qs_dd t1 = two_sum(h1, v), sq = two_prod(v, v), t2 = two_sum(h2, sq.hi);
+		h1 = t1.hi;
+		l1 += t1.lo;
+		h2 = t2.hi;
+		l2 += t2.lo + sq.lo;
+	}
+	return (struct qs_err_prefix){ two_sum(h1, l1), two_sum(h2, l2) };
+}
+
+int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
+{
+	out->n = 0;
+	out->signal = 0.0;
+	out->nblk = 0;
+	out->origin = 0;
+	out->keys32 = NULL;
+	out->sorted64 = NULL;
+	size_t *count = n >= BUCKET_MIN_N ? calloc(BUCKET_COUNT, sizeof *count) : NULL;
+	if (n >= BUCKET_MIN_N && !count)
+		return qs_error_set(QS_ENOMEM, "out of memory preparing %zu values", n);
+	/* One pass for the signal (in input order, as qs_err_ref sums it) and the check of the values; beside it (on
+	 * another thread for large groups) the test for float32 values and the bucket counts. */
+	double signal = 0.0;
+	size_t bad = n; /* the first value the fast path refuses */
+	bool f32 = true; /* every value exactly a float32 (then each one's bucket is counted) */
+	#pragma omp parallel sections if (n >= PARALLEL_PREPARE_N)
+	{
+		#pragma omp section
+		for (size_t i = 0; i < n; i++) {
+			if (!(fabs(x[i]) < 0x1p400)) {
+				bad = i;
+				break;
+			}
+			signal += x[i] * x[i];
+		}
+		#pragma omp section
+		for (size_t i = 0; i < n && f32; i++) {
+			f32 = fabs(x[i]) <= FLT_MAX && (double)(float)x[i] == x[i];
+			if (count && f32)
+				count[sort_key32(x[i]) >> BUCKET_BITS]++;
+		}
+	}
+	if (bad < n) {
+		free(count);
+		return qs_error_set(QS_ENONFINITE, "value %g at index %zu: the fast error path needs finite |x| < 2^400",
+				    x[bad], bad);
+	}
+	size_t nblk = n / B + 1;
+	void *prefix = out->prefix;
+	int rc = grow(&prefix, &out->cap_blk, nblk, sizeof *out->prefix);
+	out->prefix = prefix;
+	if (rc == QS_OK && f32) {
+		void *keys = out->keys_buf;
+		rc = grow(&keys, &out->cap32, n, sizeof(uint32_t));
+		out->keys_buf = keys;
+		if (rc == QS_OK)
+			rc = sort_floats(x, n, count, out->keys_buf);
+	} else if (rc == QS_OK) {
+		rc = sort_doubles(x, n, out);
+	}
+	free(count);
+	if (rc != QS_OK)
+		return qs_error_set(QS_ENOMEM, "out of memory preparing %zu values", n);
+	/* n stays 0 until the sums are in, so a failed prepare leaves no group (see the header) */
+	struct qs_err_prepared view = *out;
+	view.n = n;
+	view.keys32 = f32 ? out->keys_buf : NULL;
+	view.sorted64 = f32 ? NULL : out->sorted_buf;
 
 	/* Origin: the block holding the first non-negative value; prefix sums run outward from it. */
 	size_t i0 = 0;
-	while (i0 < n && s[i0] < 0.0)
+	while (i0 < n && qs_err_prepared_at(&view, i0) < 0.0)
 		i0++;
 	size_t origin = i0 / B;
 	struct qs_err_prefix *pre = out->prefix;
 	pre[origin] = (struct qs_err_prefix){ { 0.0, 0.0 }, { 0.0, 0.0 } };
-	for (size_t k = 0; k + 1 < nblk; k++) {
-		/* Ogita-Rump-Oishi Sum2: the sum of B terms to O(B eps²) of Σ|term|, i.e. double-double quality. */
-		double h1 = 0.0, l1 = 0.0, h2 = 0.0, l2 = 0.0;
-		for (size_t i = k * B; i < (k + 1) * B; i++) {
-			struct qs_dd t1 = two_sum(h1, s[i]), sq = two_prod(s[i], s[i]), t2 = two_sum(h2, sq.hi);
-			h1 = t1.hi;
-			l1 += t1.lo;
-			h2 = t2.hi;
-			l2 += t2.lo + sq.lo;
-		}
-		/* Block k's sums wait at k + 1 (k >= origin) or at k (k < origin) until accumulated below. */
-		pre[k >= origin ? k + 1 : k] = (struct qs_err_prefix){ two_sum(h1, l1), two_sum(h2, l2) };
-	}
+	/* Block k's sums wait at k + 1 (k >= origin) or at k (k < origin) until accumulated below. */
+	#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
+	for (size_t k = 0; k < nblk - 1; k++)
+		pre[k >= origin ? k + 1 : k] = block_sums(&view, k);
 	for (size_t k = origin + 1; k < nblk; k++) {
 		pre[k].x = dd_add(pre[k - 1].x, pre[k].x);
 		pre[k].x2 = dd_add(pre[k - 1].x2, pre[k].x2);
@@ -216,10 +387,10 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 		pre[k].x = dd_sub(pre[k + 1].x, pre[k].x);
 		pre[k].x2 = dd_sub(pre[k + 1].x2, pre[k].x2);
 	}
-	out->n = n;
-	out->signal = signal;
-	out->nblk = nblk;
-	out->origin = origin;
+	view.signal = signal;
+	view.nblk = nblk;
+	view.origin = origin;
+	*out = view;
 	return QS_OK;
 }
 
@@ -242,14 +413,19 @@ static double level_of(const struct level *lv, double x)
 	return v;
 }
 
-/* First index r in (l, n] with level_of(x[r]) > level_of(x[l]) (r = n if none): galloping, then bisection. */
-static size_t run_end(const struct level *lv, const double *x, size_t n, size_t l)
+static double at(const struct qs_err_prepared *d, size_t i)
 {
-	double k = level_of(lv, x[l]);
-	size_t lo = l, hi = n, step = 1;
-	while (n - lo > step) {
+	return qs_err_prepared_at(d, i);
+}
+
+/* First index r in (lo, hi] with level_of(x[r]) > k, given level_of(x[lo]) <= k and (hi = n or
+ * level_of(x[hi]) > k): galloping from lo, then bisection. */
+static size_t level_search(const struct level *lv, const struct qs_err_prepared *d, size_t lo, size_t hi, double k)
+{
+	size_t step = 1;
+	while (hi - lo > step) {
 		size_t probe = lo + step;
-		if (level_of(lv, x[probe]) > k) {
+		if (level_of(lv, at(d, probe)) > k) {
 			hi = probe;
 			break;
 		}
@@ -258,7 +434,7 @@ static size_t run_end(const struct level *lv, const double *x, size_t n, size_t 
 	}
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (level_of(lv, x[mid]) > k)
+		if (level_of(lv, at(d, mid)) > k)
 			hi = mid;
 		else
 			lo = mid;
@@ -266,11 +442,56 @@ static size_t run_end(const struct level *lv, const double *x, size_t n, size_t 
 	return hi;
 }
 
-static double sse_direct(const double *x, size_t l, size_t r, double c)
+/* First index i in [from, n] with x[i] > t (plain comparisons): galloping, then bisection. */
+static size_t first_above(const struct qs_err_prepared *d, size_t from, double t)
+{
+	size_t n = d->n;
+	if (from >= n || at(d, from) > t)
+		return from;
+	size_t lo = from, hi = n, step = 1; /* x[lo] <= t, hi = n or x[hi] > t */
+	while (n - lo > step) {
+		size_t probe = lo + step;
+		if (at(d, probe) > t) {
+			hi = probe;
+			break;
+		}
+		lo = probe;
+		step *= 2;
+	}
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (at(d, mid) > t)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return hi;
+}
+
+/* First index r in (l, n] with level_of(x[r]) > level_of(x[l]) (r = n if none). The run's end is near the value
+ * t = (k - z + 1/2) s where round(x / s) + z passes k: values clearly below t (by far more than the rounding of
+ * x / s) are in the run, values clearly above are not, so comparisons find a bracket [a, b] and level_of is
+ * evaluated only at its two ends (checks: the bracket is used only when they confirm it) and inside it. */
+static size_t run_end(const struct level *lv, const struct qs_err_prepared *d, size_t l)
+{
+	size_t n = d->n;
+	double k = level_of(lv, at(d, l));
+	if (k > lv->qmax) /* clipped high: the last run */
+		return n;
+	double t = (k - lv->z + 0.5) * lv->s;
+	double margin = fabs(t) * 0x1p-40 + 0x1p-1000;
+	size_t a = first_above(d, l + 1, t - margin);
+	size_t b = first_above(d, a, t + margin);
+	if ((a > l + 1 && level_of(lv, at(d, a - 1)) > k) || (b < n && !(level_of(lv, at(d, b)) > k)))
+		return level_search(lv, d, l, n, k); /* not a bracket (extreme scales): search by level_of alone */
+	return level_search(lv, d, a - 1, b, k);
+}
+
+static double sse_direct(const struct qs_err_prepared *d, size_t l, size_t r, double c)
 {
 	double sse = 0.0;
 	for (size_t i = l; i < r; i++) {
-		double dx = x[i] - c;
+		double dx = at(d, i) - c;
 		sse += dx * dx;
 	}
 	return sse;
@@ -279,15 +500,15 @@ static double sse_direct(const double *x, size_t l, size_t r, double c)
 /* Σ (x[i] - c)² over the run [l, r): whole blocks from the prefix sums in double-double, the rest directly. */
 static double sse_run(const struct qs_err_prepared *d, size_t l, size_t r, double c)
 {
-	const double *x = d->sorted;
-	if (x[l] == x[r - 1]) { /* constant run (e.g. data already on the grid): exact, 0 when x == c */
-		double dx = x[l] - c;
+	double xl = at(d, l);
+	if (xl == at(d, r - 1)) { /* constant run (e.g. data already on the grid): exact, 0 when x == c */
+		double dx = xl - c;
 		return (double)(r - l) * (dx * dx);
 	}
 	size_t kl = (l + B - 1) / B, kr = r / B;
 	if (kl >= kr)
-		return sse_direct(x, l, r, c);
-	double sse = sse_direct(x, l, kl * B, c) + sse_direct(x, kr * B, r, c);
+		return sse_direct(d, l, r, c);
+	double sse = sse_direct(d, l, kl * B, c) + sse_direct(d, kr * B, r, c);
 	struct qs_dd s1 = dd_sub(d->prefix[kr].x, d->prefix[kl].x);
 	struct qs_dd s2 = dd_sub(d->prefix[kr].x2, d->prefix[kl].x2);
 	struct qs_dd blk = dd_add(s2, dd_mul_d(s1, -2.0 * c));
@@ -301,7 +522,8 @@ static void err_sorted_pass(const struct qs_err_prepared *d, const struct qs_qua
 {
 	for (size_t i = 0; i < d->n; i++) {
 		bool clipped;
-		double dx = d->sorted[i] - qs_quant_fake(q, p, d->sorted[i], NULL, &clipped);
+		double xi = at(d, i);
+		double dx = xi - qs_quant_fake(q, p, xi, NULL, &clipped);
 		if (clipped) {
 			out->n_clipped++;
 			out->sse_clip += dx * dx;
@@ -315,12 +537,12 @@ static void err_sorted_pass(const struct qs_err_prepared *d, const struct qs_qua
 static void err_walk(const struct qs_err_prepared *d, const struct qs_quantizer *q, const struct qs_qparams *p,
 		     const struct level *lv, struct qs_err *out)
 {
-	const double *x = d->sorted;
 	size_t n = d->n;
 	for (size_t l = 0; l < n;) {
-		size_t r = run_end(lv, x, n, l);
+		size_t r = run_end(lv, d, l);
 		bool clipped;
-		double c = qs_quant_fake(q, p, x[l], NULL, &clipped); /* x̂ of the whole run, bit-identical to the ref's */
+		double xl = at(d, l), xr = at(d, r - 1);
+		double c = qs_quant_fake(q, p, xl, NULL, &clipped); /* x̂ of the whole run, bit-identical to the ref's */
 		double sse = sse_run(d, l, r, c);
 		if (clipped) {
 			out->n_clipped += r - l;
@@ -329,7 +551,7 @@ static void err_walk(const struct qs_err_prepared *d, const struct qs_quantizer 
 			out->sse_round += sse;
 		}
 		/* fl(x - c) is monotone in x, so the run's largest |x - x̂| is at one of its ends. */
-		out->max_abs = fmax(out->max_abs, fmax(fabs(x[l] - c), fabs(x[r - 1] - c)));
+		out->max_abs = fmax(out->max_abs, fmax(fabs(xl - c), fabs(xr - c)));
 		l = r;
 	}
 }
@@ -358,7 +580,7 @@ void qs_err_fast(const struct qs_err_prepared *d, const struct qs_quantizer *q, 
 	 * a plain pass costs n quantizations. Measured (N(0,1), n = 300..10^6, b = 2..16): the walk is the faster
 	 * while levels (2 log2 n + 8) < ~12 n; 8 n keeps a margin. */
 	size_t n = d->n;
-	double levels = level_of(&lv, d->sorted[n - 1]) - level_of(&lv, d->sorted[0]) + 1.0;
+	double levels = level_of(&lv, at(d, n - 1)) - level_of(&lv, at(d, 0)) + 1.0;
 	if (levels * (2.0 * log2((double)n) + 8.0) >= 8.0 * (double)n)
 		err_sorted_pass(d, q, p, out);
 	else

@@ -3,6 +3,8 @@
 #define QS_ERR_FAST_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "../quant/quantizer.h"
 #include "err.h"
@@ -25,23 +27,47 @@ struct qs_err_prefix {
 /* One group's values prepared for qs_err_fast. Independent of the quantizer: one prepare serves every bit width,
  * scheme, profile, rounding and multiplier. Read-only to callers; the arrays are owned by the struct.
  *
+ * The values ascending are kept in one of two forms (read them with qs_err_prepared_at / qs_err_prepared_copy):
+ * when every value is exactly a float32 (the usual case: tensors stored as f32, f16, bf16), as keys32, the float's
+ * bits mapped to an unsigned integer with the floats' order (half the memory of doubles, and the sort is a
+ * 16-bit bucket pass plus small in-cache sorts); otherwise as doubles in sorted64.
+ *
  * With B = QS_ERR_BLOCK and i0 = origin * B (origin: the block holding the first non-negative value), prefix[k]
  * holds the sums over sorted[i0 .. kB) for k >= origin and minus the sums over sorted[kB .. i0) for k < origin, so
  * that the sums over [kB, k'B) are prefix[k'] - prefix[k]. Summing outward from the values nearest 0 keeps the
  * error of a difference relative to the magnitudes it spans (far outliers do not spoil the bulk). */
 struct qs_err_prepared {
 	size_t n;                      /* number of values */
-	double *sorted;                /* the values ascending (n of them) */
+	uint32_t *keys32;              /* the values ascending as float32 order keys, or NULL (see above; n of them) */
+	double *sorted64;              /* the values ascending as doubles when keys32 is NULL (n of them) */
 	double signal;                 /* Σ x², accumulated in input order exactly as qs_err_ref does (bit-identical) */
 	size_t nblk;                   /* block boundaries: n / QS_ERR_BLOCK + 1 */
 	size_t origin;                 /* the block boundary where the prefix sums are 0 */
 	struct qs_err_prefix *prefix;  /* nblk prefix sums (see above) */
-	size_t cap, cap_blk;           /* allocated lengths of sorted and prefix (reused by the next prepare) */
+	uint32_t *keys_buf;            /* buffers behind keys32 and sorted64, with their allocated lengths (reused by */
+	double *sorted_buf;            /* the next prepare) */
+	size_t cap32, cap64, cap_blk;
 };
+
+/* The i-th smallest value of a prepared group (exactly the value that was prepared). */
+static inline double qs_err_prepared_at(const struct qs_err_prepared *d, size_t i)
+{
+	if (!d->keys32)
+		return d->sorted64[i];
+	uint32_t k = d->keys32[i];
+	uint32_t u = (k >> 31) ? k & UINT32_C(0x7fffffff) : ~k;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return (double)f;
+}
+
+/* Writes the n values ascending into out[0..n). */
+void qs_err_prepared_copy(const struct qs_err_prepared *d, double *out);
 
 /* Prepares x[0..n) (copied, x is not kept). `out` must be zero-initialised (`= {0}`) or hold an earlier prepare,
  * whose buffers are reused (grown as needed): a sweep over many groups can prepare them one after the other into
- * one struct. Cost O(n) (radix sort); keeps 8 + 32 / QS_ERR_BLOCK bytes per value, needs 8 more while sorting.
+ * one struct. Cost O(n) (radix sort); keeps 4 (float32 values) or 8 bytes per value plus 32 / QS_ERR_BLOCK, and
+ * needs 8 more per value while sorting doubles (float32 values: a buffer the size of the largest 16-bit bucket).
  * Returns QS_OK, QS_ENONFINITE for a NaN/Inf or |x| >= 2^400 (far beyond float32; keeps every double-double
  * product finite: use qs_err_ref for such data), or QS_ENOMEM. On error *out holds no group (n = 0) but stays valid
  * for qs_err_prepared_free and for another prepare. */

@@ -81,7 +81,8 @@ static int prepared_build(const struct qs_groups *gr, struct prepared *pr)
 	if (!pr->groups || !pr->fast || !pr->empty)
 		return qs_error_set(QS_ENOMEM, "out of memory (%zu groups)", gr->count);
 	bool nomem = false;
-	#pragma omp parallel for schedule(dynamic, 4) reduction(|| : nomem) if (gr->n >= PARALLEL_MIN_VALUES)
+	/* one group: qs_err_prepare itself uses the threads */
+	#pragma omp parallel for schedule(dynamic, 4) reduction(|| : nomem) if (gr->n >= PARALLEL_MIN_VALUES && gr->count > 1)
 	for (size_t g = 0; g < gr->count; g++) {
 		int rc = qs_err_prepare(gr->values + gr->offset[g], gr->offset[g + 1] - gr->offset[g], &pr->groups[g]);
 		nomem = nomem || rc == QS_ENOMEM;

@@ -153,25 +153,36 @@ static const size_t sizes[] = { 1, 2, 7, 31, 32, 33, 100, 1000, 4099, 30011, 100
 #define NSIZE (sizeof sizes / sizeof *sizes)
 #define ALL_CONFIGS_UP_TO 100 /* larger groups: a few seeded configurations each (total time) */
 
-START_TEST(test_matches_ref)
+/* The float32 form (keys32) is taken when every value is exactly a float32; groups of >= 65536 values are then
+ * sorted through 16-bit buckets. These sizes reach both. */
+static const size_t sizes_f32[] = { 1, 2, 7, 33, 1000, 4099, 65535, 65536, 131075 };
+#define NSIZE_F32 (sizeof sizes_f32 / sizeof *sizes_f32)
+
+/* Every distribution and size against the ref; f32: the values rounded to float32 first (the keys32 form). */
+static void matches_ref(int bits, bool f32)
 {
-	const int bits = _i;
+	const size_t *sz = f32 ? sizes_f32 : sizes;
+	size_t nsz = f32 ? NSIZE_F32 : NSIZE;
 	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-	gsl_rng_set(r, 1000u + (unsigned long)bits);
-	double *x = malloc(sizes[NSIZE - 1] * sizeof *x);
+	gsl_rng_set(r, (f32 ? 5000u : 1000u) + (unsigned long)bits);
+	double *x = malloc(sz[nsz - 1] * sizeof *x);
 	struct qs_err_prepared d = { 0 }; /* one struct for all groups: exercises buffer reuse */
 	ck_assert_ptr_nonnull(x);
 	memset(worst, 0, sizeof worst);
-	for (size_t si = 0; si < NSIZE; si++) {
-		size_t n = sizes[si];
+	for (size_t si = 0; si < nsz; si++) {
+		size_t n = sz[si];
 		for (int dist = 0; dist < NDIST; dist++) {
 			if (n > 50000 ? dist != D_NORMAL && dist != D_T2
 				      : n > 5000 && dist != D_NORMAL && dist != D_T2 && dist != D_RELU && dist != D_UNIFORM)
 				continue;
 			fill(x, n, (enum dist)dist, r);
+			for (size_t i = 0; f32 && i < n; i++)
+				x[i] = (float)x[i];
 			ck_assert_int_eq(qs_err_prepare(x, n, &d), QS_OK);
+			ck_assert(!f32 || d.keys32 != NULL);
 			char what[64];
-			snprintf(what, sizeof what, "%s seed %d", dist_names[dist], 1000 + bits);
+			snprintf(what, sizeof what, "%s%s seed %d", dist_names[dist], f32 ? " f32" : "",
+				 (f32 ? 5000 : 1000) + bits);
 			if (n <= ALL_CONFIGS_UP_TO) {
 				for (unsigned c = 0; c < NCONFIG; c++)
 					check_config(x, &d, bits, c, what);
@@ -184,10 +195,22 @@ START_TEST(test_matches_ref)
 	}
 	if (getenv("QS_ERR_FAST_REPORT"))
 		for (int f = 0; f < NFIELD; f++)
-			fprintf(stderr, "err_fast b=%d worst %s rel %.3g\n", bits, field_names[f], worst[f]);
+			fprintf(stderr, "err_fast%s b=%d worst %s rel %.3g\n", f32 ? " f32" : "", bits, field_names[f],
+				worst[f]);
 	qs_err_prepared_free(&d);
 	free(x);
 	gsl_rng_free(r);
+}
+
+START_TEST(test_matches_ref)
+{
+	matches_ref(_i, false);
+}
+END_TEST
+
+START_TEST(test_matches_ref_f32)
+{
+	matches_ref(_i, true);
 }
 END_TEST
 
@@ -338,8 +361,9 @@ START_TEST(test_edge_cases)
 	/* The sort keeps the order of doubles across signs, subnormals and zeros of both signs. */
 	double mixed[] = { 3.0, -0.0, 5e-324, -5e-324, 0.0, -1e-300, 1e-300, -7.5, 2.0, -DBL_MAX / 0x1p700 };
 	ck_assert_int_eq(qs_err_prepare(mixed, 10, &d), QS_OK);
+	ck_assert_ptr_nonnull(d.sorted64);
 	for (size_t i = 1; i < d.n; i++)
-		ck_assert(d.sorted[i - 1] <= d.sorted[i]);
+		ck_assert(qs_err_prepared_at(&d, i - 1) <= qs_err_prepared_at(&d, i));
 
 	/* The radix sort (n >= 256) on the same kind of data. */
 	double big[600];
@@ -347,12 +371,92 @@ START_TEST(test_edge_cases)
 		big[i] = mixed[i % 10] * (double)(i % 7 + 1);
 	ck_assert_int_eq(qs_err_prepare(big, 600, &d), QS_OK);
 	for (size_t i = 1; i < d.n; i++)
-		ck_assert(d.sorted[i - 1] <= d.sorted[i]);
+		ck_assert(qs_err_prepared_at(&d, i - 1) <= qs_err_prepared_at(&d, i));
 
 	qs_err_prepared_free(&d);
-	ck_assert_ptr_null(d.sorted);
+	ck_assert_ptr_null(d.keys_buf);
+	ck_assert_ptr_null(d.sorted_buf);
 	qs_err_prepared_free(&d); /* twice, and NULL */
 	qs_err_prepared_free(NULL);
+}
+END_TEST
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Float32 values that stress the keys32 form: zeros of both signs, subnormals, the largest and smallest normal
+ * floats, values on level boundaries (k + 1/2) s of power-of-two scales -- which are also bucket boundaries (7
+ * mantissa bits) -- their float neighbours, and a t(4) bulk. n = 65539 and 2^20 + 3 (bucket path, the latter
+ * sorted and summed by OpenMP threads) and 3000 (byte sort). The prepared values must be the input's multiset
+ * ascending (compared with qsort), and every field equal to the ref. */
+START_TEST(test_f32_buckets)
+{
+	static const size_t ns[] = { 65539, 3000, ((size_t)1 << 20) + 3 }; /* the last: prepared with threads */
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	gsl_rng_set(r, 6001);
+	const size_t nmax = ns[2];
+	double *x = malloc(nmax * sizeof *x), *want = malloc(nmax * sizeof *want), *got = malloc(nmax * sizeof *got);
+	struct qs_err_prepared d = { 0 };
+	ck_assert(x && want && got);
+	for (size_t in = 0; in < sizeof ns / sizeof *ns; in++) {
+		size_t n = ns[in];
+		for (int data = 0; data < (n == nmax ? 1 : 3); data++) {
+			double s = ldexp(1.0, -3 - 2 * data); /* the tie grid's step */
+			for (size_t i = 0; i < n; i++) {
+				long k = (long)gsl_rng_uniform_int(r, 600) - 300;
+				double v;
+				switch (gsl_rng_uniform_int(r, 8)) {
+				case 0: v = ((double)k + 0.5) * s; break;
+				case 1: v = (double)k * s; break;
+				case 2: v = nextafterf((float)(((double)k + 0.5) * s), (i & 1) ? INFINITY : -INFINITY); break;
+				case 3: v = (i & 1) ? -0.0 : 0.0; break;
+				case 4: v = (double)FLT_TRUE_MIN * (double)(k % 40); break; /* subnormals */
+				case 5: v = (i & 2 ? -1.0 : 1.0) * (data == 2 ? (double)FLT_MAX : data == 1 ? 3.1e30 : FLT_MIN);
+					break;
+				default: v = 2.385 * gsl_ran_tdist(r, 4.0); break;
+				}
+				x[i] = (float)v;
+			}
+			ck_assert_int_eq(qs_err_prepare(x, n, &d), QS_OK);
+			ck_assert_ptr_nonnull(d.keys32);
+			memcpy(want, x, n * sizeof *x);
+			qsort(want, n, sizeof *want, cmp_double);
+			qs_err_prepared_copy(&d, got);
+			for (size_t i = 0; i < n; i++)
+				REQUIRE(got[i] == want[i] && signbit(got[i]) == signbit(qs_err_prepared_at(&d, i)),
+					"value %zu: %.9g, want %.9g", i, got[i], want[i]);
+			for (size_t i = 1; i < n; i++) /* -0 before +0: the order of the keys */
+				REQUIRE(!(signbit(got[i - 1]) == 0 && got[i - 1] == 0.0 && signbit(got[i]) && got[i] == 0.0),
+					"+0 before -0 at %zu", i);
+			for (int bits = n == nmax ? 8 : QS_BITS_MIN; bits <= (n == nmax ? 8 : QS_BITS_MAX);
+			     bits += 1 + (bits >= 8)) {
+				for (unsigned c = 0; c < NCONFIG; c += n == nmax ? 31 : 11) {
+					struct qs_quantizer q = config(bits, c | 8); /* pow2: level boundaries are floats */
+					long qmin, qmax;
+					qs_quant_range(&q, &qmin, &qmax);
+					for (int m = -1; m <= 1; m++) { /* the grid's step, and half and twice it */
+						double t = ldexp(s, m) * (double)(qmax > 1 ? qmax : 1);
+						struct qs_qparams p;
+						qs_quant_params(&q, q.asym ? -0.7 * t : -t, t, &p);
+						check_point(x, &d, &q, &p, ldexp(1.0, m), data == 2 ? "f32 FLT_MAX" : "f32 mix");
+					}
+				}
+			}
+		}
+	}
+	/* A NaN deep inside a large group (checked beside the float32 test, on another thread): refused, named. */
+	x[777777] = NAN;
+	ck_assert_int_eq(qs_err_prepare(x, nmax, &d), QS_ENONFINITE);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_ptr_nonnull(strstr(qs_error_message(), "index 777777"));
+	qs_err_prepared_free(&d);
+	free(x);
+	free(want);
+	free(got);
+	gsl_rng_free(r);
 }
 END_TEST
 
@@ -361,6 +465,10 @@ static Suite *err_fast_suite(void)
 	Suite *s = suite_create("err_fast");
 	TCase *tc = tcase_create("matches_ref");
 	tcase_add_loop_test(tc, test_matches_ref, QS_BITS_MIN, QS_BITS_MAX + 1);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("matches_ref_f32");
+	tcase_add_loop_test(tc, test_matches_ref_f32, QS_BITS_MIN, QS_BITS_MAX + 1);
+	tcase_add_test(tc, test_f32_buckets);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("ties");
 	tcase_add_loop_test(tc, test_ties, QS_BITS_MIN, QS_BITS_MAX + 1);
