@@ -1,9 +1,5 @@
-/* `qscope sweep`: parse the sweep axes, stream tensors from the inputs, write OUT/sweep.csv atomically. */
-#include <fnmatch.h>
-#include <getopt.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+/* `qscope sweep`: stream tensors and activation batch sets through the sweep, write OUT/sweep.csv atomically, then
+ * the recommendation, charts and report (options: cli_sweep_opts.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +9,7 @@
 #include "cli.h"
 #include "cli_act.h"
 #include "cli_progress.h"
+#include "cli_sweep_opts.h"
 #include "output/chart_data.h"
 #include "output/csv.h"
 #include "output/plots.h"
@@ -20,471 +17,6 @@
 #include "output/stage.h"
 #include "sweep/sweep.h"
 #include "util/qs_error.h"
-
-#define MAX_AXIS 64
-
-static const char sweep_help[] =
-	"usage: qscope sweep [options] FILE|FOLDER...\n"
-	"\n"
-	"Quantize every tensor of the inputs under the cartesian product of the settings below and write one CSV row\n"
-	"per (tensor, configuration, multiplier) to OUT/sweep.csv, with clipping and rounding error measured apart;\n"
-	"OUT/recommend.csv and a model summary give the best settings (see qscope recommend --help).\n"
-	"A folder stands for the tensor files in it. Several values of an axis are comma-separated.\n"
-	"\n"
-	"  -o, --output DIR         output folder (default: reports/<input stem>/)\n"
-	"  -b, --bits LIST          bit widths 2..16, ranges allowed (default: 4,8; e.g. 2-8,16)\n"
-	"  -g, --granularity LIST   tensor | channel[:AXIS] | group:G[:AXIS] (default: tensor,channel)\n"
-	"  -s, --scheme LIST        sym | asym (default: sym)\n"
-	"  -r, --range LIST         full | narrow (default: full)\n"
-	"      --signed             signed integers (the default)\n"
-	"      --unsigned           unsigned integers; with --signed, both are swept\n"
-	"      --pow2[=on|off|both] power-of-two scales (default: off; --pow2 alone = on)\n"
-	"      --rounding LIST      even | away | stochastic (default: even)\n"
-	"      --seed N             seed of stochastic rounding (default: 0); each point has its own stream\n"
-	"      --profile LIST       default | torch (torch.ao MinMaxObserver qparams) (default: default)\n"
-	"      --calib LIST         calibrators (default: minmax; available: %s)\n"
-	"  -m, --multipliers SPEC   clip-range multipliers START:STOP:COUNT or a list (default: 0.1:1.2:111)\n"
-	"  -t, --tensor GLOB        only tensors whose name matches (repeatable; default: all)\n"
-	"      --target-rel X       recommendation target ||X - X^||/||X|| <= X (default: 0.02)\n"
-	"      --target-sqnr DB     recommendation target SQNR >= DB decibels (instead of --target-rel)\n"
-	"      --save-qparams       also write every group's scale and zero-point to OUT/qparams/*.npy\n"
-	"      --skip-nonfinite     drop NaN/Inf values (counted in the 'nonfinite' column) instead of failing\n"
-	"      --dtype T            read inputs as raw binaries of f32 | f64 | f16 | bf16\n"
-	"      --shape D0,D1,...    shape of raw binaries (default: 1-D)\n"
-	"      --big-endian         raw binaries are big-endian (default: little-endian)\n"
-	"      --no-plots           no charts and no report (default: .dat/.gp under OUT/plots/, rendered to PNG by\n"
-	"                           gnuplot, and OUT/report.md + report.html)\n"
-	"  -j, --jobs N             threads (default: all cores); output is identical for every N\n"
-	"  -q, --quiet              no progress display\n"
-	"  -c, --config FILE        read options from an INI file: [sweep] holds long options as 'key = value'\n"
-	"                           (and 'inputs = PATH...'); [tensor GLOB] sections set the axes of matching tensors;\n"
-	"                           options on the command line override the file (see configs/README.md)\n"
-	"  -h, --help               this help\n"
-	"\n"
-	"Exit status: 0 ok, 1 data or I/O error, 2 usage error. Nothing is written unless the whole run succeeds.\n";
-
-struct sweep_opts {
-	int bits[QS_BITS_MAX + 1];
-	struct qs_granularity grans[MAX_AXIS];
-	bool asym[2], is_signed[2], narrow[2], pow2[2];
-	enum qs_rounding roundings[3];
-	enum qs_profile profiles[2];
-	struct qs_calib calibs[MAX_AXIS];
-	double *multipliers;
-	struct qs_sweep_spec spec;
-	struct qs_load_opts load;
-	struct qs_filter filter;
-	struct qs_target target;
-	const char *outdir;
-	bool save_qparams, quiet, want_signed, want_unsigned, plots;
-	const char *batch_globs[64];   /* --batches: activation batch sets */
-	size_t n_batch_globs;
-	const char *calib_batches, *eval_batches;
-	bool modes[2];                 /* --mode: false = static, true = dynamic */
-	size_t n_modes;
-	bool batches_from_config;
-	bool filter_from_config;       /* the --tensor patterns came from a config: the first one on the CLI replaces them */
-	struct sweep_opts *overrides;  /* [tensor GLOB] sections of a config, each a whole set of axes */
-	const char **override_globs;
-	size_t n_overrides;
-};
-
-enum { OPT_CALIB = 255, OPT_SIGNED = 256, OPT_UNSIGNED, OPT_POW2, OPT_ROUNDING, OPT_SEED, OPT_PROFILE, OPT_SAVE_QPARAMS,
-       OPT_SKIP_NONFINITE, OPT_DTYPE, OPT_SHAPE, OPT_BIG_ENDIAN, OPT_NO_PLOTS, OPT_BATCHES, OPT_CALIB_BATCHES,
-       OPT_EVAL_BATCHES, OPT_MODE };
-
-static const struct option sweep_long_opts[] = {
-	{"output", required_argument, NULL, 'o'},
-	{"bits", required_argument, NULL, 'b'},
-	{"granularity", required_argument, NULL, 'g'},
-	{"scheme", required_argument, NULL, 's'},
-	{"range", required_argument, NULL, 'r'},
-	{"signed", no_argument, NULL, OPT_SIGNED},
-	{"unsigned", no_argument, NULL, OPT_UNSIGNED},
-	{"pow2", optional_argument, NULL, OPT_POW2},
-	{"rounding", required_argument, NULL, OPT_ROUNDING},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"profile", required_argument, NULL, OPT_PROFILE},
-	{"calib", required_argument, NULL, OPT_CALIB},
-	{"multipliers", required_argument, NULL, 'm'},
-	{"tensor", required_argument, NULL, 't'},
-	{"save-qparams", no_argument, NULL, OPT_SAVE_QPARAMS},
-	{"target-rel", required_argument, NULL, QS_CLI_OPT_TARGET_REL},
-	{"target-sqnr", required_argument, NULL, QS_CLI_OPT_TARGET_SQNR},
-	{"skip-nonfinite", no_argument, NULL, OPT_SKIP_NONFINITE},
-	{"dtype", required_argument, NULL, OPT_DTYPE},
-	{"shape", required_argument, NULL, OPT_SHAPE},
-	{"big-endian", no_argument, NULL, OPT_BIG_ENDIAN},
-	{"jobs", required_argument, NULL, 'j'},
-	{"no-plots", no_argument, NULL, OPT_NO_PLOTS},
-	{"quiet", no_argument, NULL, 'q'},
-	{"batches", required_argument, NULL, OPT_BATCHES},
-	{"calib-batches", required_argument, NULL, OPT_CALIB_BATCHES},
-	{"eval-batches", required_argument, NULL, OPT_EVAL_BATCHES},
-	{"mode", required_argument, NULL, OPT_MODE},
-	{"config", required_argument, NULL, 'c'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
-/* --jobs N: the number of OpenMP threads (ignored in a build without OpenMP). */
-static int set_jobs(const char *arg)
-{
-	unsigned long n;
-	int rc = qs_cli_parse_ulong(arg, "--jobs", &n);
-	if (rc == QS_OK && (n == 0 || n > 1024))
-		rc = qs_error_set(QS_EUSAGE, "bad --jobs '%s' (1 to 1024)", arg);
-#ifdef _OPENMP
-	if (rc == QS_OK)
-		omp_set_num_threads((int)n);
-#endif
-	return rc;
-}
-
-static int parse_pow2(const char *arg, struct sweep_opts *o)
-{
-	struct qs_sweep_spec *sp = &o->spec;
-	if (!arg || strcmp(arg, "on") == 0) {
-		o->pow2[0] = true;
-		sp->n_pow2 = 1;
-	} else if (strcmp(arg, "off") == 0) {
-		o->pow2[0] = false;
-		sp->n_pow2 = 1;
-	} else if (strcmp(arg, "both") == 0) {
-		o->pow2[0] = false;
-		o->pow2[1] = true;
-		sp->n_pow2 = 2;
-	} else {
-		return qs_error_set(QS_EUSAGE, "bad --pow2 '%s' (use on, off or both)", arg);
-	}
-	return QS_OK;
-}
-
-/* Fills o from the command line; returns a status, or -1 when help was printed. */
-static int parse_sweep_args(int argc, char **argv, struct sweep_opts *o)
-{
-	struct qs_sweep_spec *sp = &o->spec;
-	int rc = QS_OK;
-	int c;
-	opterr = 0;
-	optind = 0; /* full getopt reset: configs parse several argument vectors */
-	while (rc == QS_OK && (c = getopt_long(argc, argv, ":o:b:g:s:r:m:t:j:c:qh", sweep_long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': o->outdir = optarg; break;
-		case 'b': rc = qs_cli_parse_bits(optarg, o->bits, QS_BITS_MAX + 1, &sp->n_bits); break;
-		case 'g':
-			rc = qs_cli_parse_list(optarg, "--granularity", o->grans, sizeof *o->grans, MAX_AXIS, &sp->n_grans,
-					       qs_cli_one_gran);
-			break;
-		case 's': rc = qs_cli_parse_pair(optarg, "--scheme", "sym", "asym", o->asym, &sp->n_asym); break;
-		case 'r': rc = qs_cli_parse_pair(optarg, "--range", "full", "narrow", o->narrow, &sp->n_narrow); break;
-		case OPT_SIGNED: o->want_signed = true; break;
-		case OPT_UNSIGNED: o->want_unsigned = true; break;
-		case OPT_POW2: rc = parse_pow2(optarg, o); break;
-		case OPT_ROUNDING:
-			rc = qs_cli_parse_list(optarg, "--rounding", o->roundings, sizeof *o->roundings, 3, &sp->n_roundings,
-					       qs_cli_one_rounding);
-			break;
-		case OPT_SEED: rc = qs_cli_parse_ulong(optarg, "--seed", &sp->seed); break;
-		case OPT_PROFILE:
-			rc = qs_cli_parse_list(optarg, "--profile", o->profiles, sizeof *o->profiles, 2, &sp->n_profiles,
-					       qs_cli_one_profile);
-			break;
-		case OPT_CALIB:
-			rc = qs_cli_parse_list(optarg, "--calib", o->calibs, sizeof *o->calibs, MAX_AXIS, &sp->n_calibs,
-					       qs_cli_one_calib);
-			break;
-		case 'm':
-			free(o->multipliers);
-			rc = qs_cli_parse_multipliers(optarg, &o->multipliers, &sp->n_multipliers);
-			break;
-		case 't':
-			if (o->filter_from_config) {
-				o->filter.n = 0;
-				o->filter_from_config = false;
-			}
-			if (o->filter.n == sizeof o->filter.globs / sizeof *o->filter.globs)
-				rc = qs_error_set(QS_EUSAGE, "too many --tensor patterns");
-			else
-				o->filter.globs[o->filter.n++] = optarg;
-			break;
-		case OPT_SAVE_QPARAMS: o->save_qparams = true; break;
-		case QS_CLI_OPT_TARGET_REL:
-		case QS_CLI_OPT_TARGET_SQNR: rc = qs_cli_parse_target(c, optarg, &o->target); break;
-		case OPT_SKIP_NONFINITE: sp->skip_nonfinite = true; break;
-		case OPT_DTYPE: o->load.dtype = optarg; break;
-		case OPT_SHAPE: rc = qs_cli_parse_shape(optarg, &o->load); break;
-		case OPT_BIG_ENDIAN: o->load.big_endian = true; break;
-		case 'j': rc = set_jobs(optarg); break;
-		case OPT_NO_PLOTS: o->plots = false; break;
-		case 'q': o->quiet = true; break;
-		case 'c': break; /* read before the other options, see find_config */
-		case OPT_BATCHES:
-			if (o->batches_from_config) {
-				o->n_batch_globs = 0;
-				o->batches_from_config = false;
-			}
-			if (o->n_batch_globs == sizeof o->batch_globs / sizeof *o->batch_globs)
-				rc = qs_error_set(QS_EUSAGE, "too many --batches patterns");
-			else
-				o->batch_globs[o->n_batch_globs++] = optarg;
-			break;
-		case OPT_CALIB_BATCHES: o->calib_batches = optarg; break;
-		case OPT_EVAL_BATCHES: o->eval_batches = optarg; break;
-		case OPT_MODE: rc = qs_cli_parse_pair(optarg, "--mode", "static", "dynamic", o->modes, &o->n_modes); break;
-		case 'h': printf(sweep_help, qs_calib_names()); return -1;
-		case ':': rc = qs_error_set(QS_EUSAGE, "option '%s' needs a value", argv[optind - 1]); break;
-		default: rc = qs_error_set(QS_EUSAGE, "unknown option '%s'", argv[optind - 1]); break;
-		}
-	}
-	return rc;
-}
-
-/* Defaults for every axis the command line left out. */
-static int apply_defaults(struct sweep_opts *o)
-{
-	struct qs_sweep_spec *sp = &o->spec;
-	if (!sp->n_bits) {
-		o->bits[0] = 4;
-		o->bits[1] = 8;
-		sp->n_bits = 2;
-	}
-	if (!sp->n_grans) {
-		qs_gran_parse("tensor", &o->grans[0]);
-		qs_gran_parse("channel", &o->grans[1]);
-		sp->n_grans = 2;
-	}
-	if (!sp->n_asym)
-		sp->n_asym = 1;
-	if (!sp->n_narrow)
-		sp->n_narrow = 1;
-	if (!sp->n_pow2)
-		sp->n_pow2 = 1;
-	if (!sp->n_roundings)
-		sp->n_roundings = 1;
-	if (!sp->n_profiles)
-		sp->n_profiles = 1;
-	if (!sp->n_calibs) {
-		int rc = qs_calib_parse("minmax", &o->calibs[0]);
-		if (rc)
-			return rc;
-		sp->n_calibs = 1;
-	}
-	if (!sp->n_multipliers) {
-		int rc = qs_cli_parse_multipliers("0.1:1.2:111", &o->multipliers, &sp->n_multipliers);
-		if (rc)
-			return rc;
-	}
-	size_t ns = 0;
-	if (o->want_signed || !o->want_unsigned)
-		o->is_signed[ns++] = true;
-	if (o->want_unsigned)
-		o->is_signed[ns++] = false;
-	sp->n_signed = ns;
-	sp->bits = o->bits;
-	sp->grans = o->grans;
-	sp->asym = o->asym;
-	sp->is_signed = o->is_signed;
-	sp->narrow = o->narrow;
-	sp->pow2 = o->pow2;
-	sp->roundings = o->roundings;
-	sp->profiles = o->profiles;
-	sp->calibs = o->calibs;
-	sp->multipliers = o->multipliers;
-	return QS_OK;
-}
-
-/* --- INI configs: [sweep] replays long options, [tensor GLOB] sets the axes of matching tensors ------------- */
-
-/* The options a [tensor GLOB] section may set (the axes of one tensor's sweep; one multiplier grid per run). */
-static const char *const tensor_section_keys[] = {"bits", "granularity", "scheme", "range", "signed", "unsigned",
-						  "pow2", "rounding", "seed", "profile", "calib", NULL};
-
-static bool key_listed(const char *const *keys, const char *key)
-{
-	for (size_t i = 0; keys[i]; i++)
-		if (strcmp(keys[i], key) == 0)
-			return true;
-	return false;
-}
-
-static int parse_bool(const char *v, bool *out)
-{
-	static const char *const yes[] = {"true", "yes", "on", "1", NULL}, *const no[] = {"false", "no", "off", "0", NULL};
-	*out = key_listed(yes, v);
-	return *out || key_listed(no, v) ? QS_OK : QS_EINVAL;
-}
-
-/* Applies one entry as the long option --KEY VALUE (a flag when the option takes no value). */
-static int apply_entry(struct sweep_opts *o, const struct qs_config *cfg, const struct qs_config_entry *e)
-{
-	const struct option *opt = sweep_long_opts;
-	while (opt->name && strcmp(opt->name, e->key) != 0)
-		opt++;
-	if (!opt->name || strcmp(e->key, "config") == 0 || strcmp(e->key, "help") == 0)
-		return qs_error_set(QS_EFORMAT, "'%s': [%s]: unknown key '%s'", cfg->path, e->section, e->key);
-	char name[64], with_value[4200];
-	snprintf(name, sizeof name, "--%s", e->key);
-	char *argv[] = {"config", name, e->value, NULL};
-	int argc = 3;
-	if (opt->has_arg == no_argument) {
-		bool on;
-		if (parse_bool(e->value, &on))
-			return qs_error_set(QS_EFORMAT, "'%s': [%s] %s = %s: not a boolean (true or false)", cfg->path,
-					    e->section, e->key, e->value);
-		if (!on)
-			return QS_OK;
-		argc = 2;
-	} else if (opt->has_arg == optional_argument) {
-		snprintf(with_value, sizeof with_value, "--%s=%s", e->key, e->value);
-		argv[1] = with_value;
-		argc = 2;
-	}
-	argv[argc] = NULL;
-	int rc = parse_sweep_args(argc, argv, o);
-	if (rc) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", qs_error_message());
-		return qs_error_set(QS_EFORMAT, "'%s': [%s] %s = %s: %s", cfg->path, e->section, e->key, e->value, msg);
-	}
-	return QS_OK;
-}
-
-/* Adds the whitespace-separated paths of an 'inputs' entry, relative to the config's folder. */
-static int add_config_inputs(struct qs_strings *inputs, const struct qs_config *cfg, const char *value)
-{
-	char buf[4096], path[8200];
-	snprintf(buf, sizeof buf, "%s", value);
-	for (char *save = NULL, *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-		qs_config_path(cfg, tok, path, sizeof path);
-		int rc = qs_strings_add(inputs, path);
-		if (rc)
-			return rc;
-	}
-	return QS_OK;
-}
-
-/* The [sweep] section: options (before the command line's) and input paths (`inputs`, and `batches` patterns,
- * which are relative to the config file; `held` keeps the resolved patterns alive). */
-static int apply_sweep_section(struct sweep_opts *o, const struct qs_config *cfg, struct qs_strings *inputs,
-			       struct qs_strings *held)
-{
-	int rc = QS_OK;
-	for (size_t i = 0; i < cfg->n && rc == QS_OK; i++) {
-		const struct qs_config_entry *e = &cfg->entries[i];
-		if (strcmp(e->section, "sweep") != 0) {
-			if (strncmp(e->section, "tensor ", 7) != 0 || !e->section[7])
-				rc = qs_error_set(QS_EFORMAT, "'%s': unknown section [%s] (use [sweep] and [tensor GLOB])",
-						  cfg->path, e->section);
-		} else if (strcmp(e->key, "inputs") == 0) {
-			rc = add_config_inputs(inputs, cfg, e->value);
-		} else if (strcmp(e->key, "batches") == 0) {
-			char path[8200];
-			qs_config_path(cfg, e->value, path, sizeof path);
-			rc = qs_strings_add(held, path);
-			struct qs_config_entry resolved = *e;
-			resolved.value = rc ? e->value : held->items[held->n - 1];
-			if (rc == QS_OK)
-				rc = apply_entry(o, cfg, &resolved);
-		} else {
-			rc = apply_entry(o, cfg, e);
-		}
-	}
-	o->filter_from_config = o->filter.n > 0;
-	o->batches_from_config = o->n_batch_globs > 0;
-	return rc;
-}
-
-/* One [tensor GLOB] section: the run's axes (after the command line), with the section's keys applied on top. */
-static int add_override(struct sweep_opts *o, const struct qs_config *cfg, const char *section)
-{
-	struct sweep_opts *grown = realloc(o->overrides, (o->n_overrides + 1) * sizeof *grown);
-	const char **globs = grown ? realloc(o->override_globs, (o->n_overrides + 1) * sizeof *globs) : NULL;
-	if (grown)
-		o->overrides = grown;
-	if (globs)
-		o->override_globs = globs;
-	if (!grown || !globs)
-		return qs_error_set(QS_ENOMEM, "out of memory reading '%s'", cfg->path);
-	struct sweep_opts *ov = &o->overrides[o->n_overrides];
-	*ov = *o;
-	ov->overrides = NULL;
-	ov->n_overrides = 0;
-	ov->multipliers = malloc(o->spec.n_multipliers * sizeof *ov->multipliers);
-	if (!ov->multipliers)
-		return qs_error_set(QS_ENOMEM, "out of memory reading '%s'", cfg->path);
-	memcpy(ov->multipliers, o->multipliers, o->spec.n_multipliers * sizeof *ov->multipliers);
-	o->override_globs[o->n_overrides++] = section + 7;
-	int rc = QS_OK;
-	for (size_t i = 0; i < cfg->n && rc == QS_OK; i++) {
-		const struct qs_config_entry *e = &cfg->entries[i];
-		if (strcmp(e->section, section) != 0)
-			continue;
-		if (!key_listed(tensor_section_keys, e->key))
-			return qs_error_set(QS_EFORMAT, "'%s': [%s]: key '%s' cannot be set per tensor (allowed: bits, "
-					    "granularity, scheme, range, signed, unsigned, pow2, rounding, seed, profile, calib)",
-					    cfg->path, section, e->key);
-		if (strcmp(e->key, "signed") == 0 || strcmp(e->key, "unsigned") == 0)
-			ov->want_signed = ov->want_unsigned = false; /* the section says which */
-		rc = apply_entry(ov, cfg, e);
-	}
-	return rc ? rc : apply_defaults(ov);
-}
-
-static int read_overrides(struct sweep_opts *o, const struct qs_config *cfg)
-{
-	for (size_t i = 0; i < cfg->n; i++) {
-		const char *section = cfg->entries[i].section;
-		bool seen = strcmp(section, "sweep") == 0;
-		for (size_t k = 0; k < o->n_overrides && !seen; k++)
-			seen = strcmp(o->override_globs[k], section + 7) == 0;
-		int rc = seen ? QS_OK : add_override(o, cfg, section);
-		if (rc)
-			return rc;
-	}
-	/* the list moved while it grew: point every section's axes at its own arrays again */
-	for (size_t k = 0; k < o->n_overrides; k++) {
-		int rc = apply_defaults(&o->overrides[k]);
-		if (rc)
-			return rc;
-	}
-	return QS_OK;
-}
-
-/* -c FILE, -cFILE, --config FILE or --config=FILE; NULL when absent (a missing value is left to getopt). */
-static const char *find_config(int argc, char **argv)
-{
-	const char *path = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--") == 0)
-			break;
-		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc)
-			path = argv[++i];
-		else if (strncmp(a, "--config=", 9) == 0)
-			path = a + 9;
-		else if (strncmp(a, "-c", 2) == 0 && a[2])
-			path = a + 2;
-	}
-	return path;
-}
-
-/* The axes for one tensor: the first [tensor GLOB] section matching its name, else the run's. */
-static const struct qs_sweep_spec *spec_for(const struct sweep_opts *o, const char *name)
-{
-	for (size_t k = 0; k < o->n_overrides; k++)
-		if (fnmatch(o->override_globs[k], name, 0) == 0)
-			return &o->overrides[k].spec;
-	return &o->spec;
-}
-
-static void free_overrides(struct sweep_opts *o)
-{
-	for (size_t k = 0; k < o->n_overrides; k++)
-		free(o->overrides[k].multipliers);
-	free(o->overrides);
-	free(o->override_globs);
-}
 
 /* Where rows go: the staged CSV, and optionally the qparams saver. Also the progress display. */
 struct sink {
@@ -588,7 +120,7 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 				break;
 			if (qs_cli_selected(&o->filter, t->name)) {
 				size_t first = s->points.n;
-				const struct qs_sweep_spec *spec = spec_for(o, t->name);
+				const struct qs_sweep_spec *spec = qs_sweep_spec_for(o, t->name);
 				rc = qs_sweep_tensor(spec, t, *n_tensors, write_row, s, note_skipped);
 				if (rc == QS_OK && o->plots)
 					rc = qs_chart_data_add(&s->charts, spec, t, &s->points, first, &o->target);
@@ -630,7 +162,7 @@ static int run_batch_sets(const struct sweep_opts *o, const struct qs_batch_sets
 		const struct qs_batch_set *set = &sets->sets[i];
 		if (!qs_cli_selected(&o->filter, set->name))
 			continue;
-		run.spec = spec_for(o, set->name);
+		run.spec = qs_sweep_spec_for(o, set->name);
 		s->set_first = s->points.n;
 		rc = qs_cli_sweep_batch_set(&run, set, *n_tensors);
 		(*n_tensors)++;
@@ -652,21 +184,21 @@ int qs_cli_sweep(int argc, char **argv)
 	struct qs_batch_sets sets = {0};
 	struct qs_strings cfg_inputs = {0}, cfg_held = {0};
 	command_line(argc, argv, cmdline, sizeof cmdline); /* before getopt permutes argv */
-	const char *cfg_path = find_config(argc, argv);
+	const char *cfg_path = qs_sweep_find_config(argc, argv);
 	int rc = cfg_path ? qs_config_read(cfg_path, &cfg) : QS_OK;
 	if (rc == QS_OK && cfg_path)
-		rc = apply_sweep_section(&o, &cfg, &cfg_inputs, &cfg_held);
+		rc = qs_sweep_config_apply(&o, &cfg, &cfg_inputs, &cfg_held);
 	if (rc == QS_OK)
-		rc = parse_sweep_args(argc, argv, &o);
+		rc = qs_sweep_opts_parse(argc, argv, &o);
 	int first_input = optind; /* [tensor] sections below parse option vectors of their own */
 	if (rc == -1) {
 		rc = QS_OK;
 		goto out;
 	}
 	if (rc == QS_OK)
-		rc = apply_defaults(&o);
+		rc = qs_sweep_opts_defaults(&o);
 	if (rc == QS_OK && cfg_path)
-		rc = read_overrides(&o, &cfg);
+		rc = qs_sweep_config_overrides(&o, &cfg);
 	if (rc == QS_OK && first_input >= argc && !cfg_inputs.n && !o.n_batch_globs)
 		rc = qs_error_set(QS_EUSAGE, "no input files");
 	if (rc == QS_OK && (o.calib_batches || o.eval_batches || o.n_modes) && !o.n_batch_globs)
@@ -730,8 +262,7 @@ out:
 	qs_rec_points_free(&s.points);
 	qs_chart_data_free(&s.charts);
 	qs_cli_inputs_free(&in);
-	free(o.multipliers);
-	free_overrides(&o);
+	qs_sweep_opts_free(&o);
 	qs_strings_free(&cfg_inputs);
 	qs_strings_free(&cfg_held);
 	qs_config_free(&cfg);
