@@ -160,6 +160,10 @@ def check_static_split(tmp, acts):
     cat = np.concatenate(acts["relu1"][:5])
     check(total == cat.size and hist and float(hist[-1]["bin_hi"]) == cat.max(),
           "histogram.csv of an activation covers its calibration batches", f"{total} vs {cat.size} {r.stderr}")
+    report = open(os.path.join(tmp, "charts", "report.md")).read() if r.returncode == 0 else ""
+    _, unseen = static_eval(acts["relu1"][:5], acts["relu1"][5:], "tensor")
+    check(f"the same scale gives rel {unseen.rel():.3g}" in report,
+          "report.md puts the static scale's rel on the unseen batches in the tensor's note", f"{unseen.rel():.3g}")
     shape = [x["shape"] for x in t if x["tensor"] == "relu1"]
     check(shape and set(shape) == {"20x6x5x5"}, "static rows describe the 5 calibration batches concatenated", shape)
 
