@@ -182,6 +182,7 @@ static int run_dynamic(const struct qs_act_run *run, const struct qs_batch_set *
 			shape.shape[0] = 0;
 		}
 		shape.shape[0] += b->shape[0];
+		shape.n += b->n;
 		rc = b->name ? qs_sweep_tensor(run->spec, b, tensor_index, accumulate_row, &d, k ? NULL : run->skipped)
 			     : qs_error_set(QS_ENOMEM, "out of memory");
 		qs_tensor_free(b);
