@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../util/qs_error.h"
 
@@ -212,8 +213,101 @@ static void qs_elem_decode(enum qs_elem e, bool big_endian, const unsigned char 
 	}
 }
 
+/* qs_elem_decode, with the common cases (float32 and float64 in the host's byte order) as plain loops the compiler
+ * can vectorize: the generic decoder assembles each element byte by byte. */
+static void qs_elem_decode_fast(enum qs_elem e, bool big_endian, const unsigned char *src, size_t count, double *dst)
+{
+	const uint16_t probe = 1;
+	unsigned char first;
+	memcpy(&first, &probe, 1);
+	bool host_order = big_endian == (first == 0);
+	if (host_order && e == QS_ELEM_F32) {
+		for (size_t i = 0; i < count; i++) {
+			float v;
+			memcpy(&v, src + i * sizeof v, sizeof v);
+			dst[i] = v;
+		}
+	} else if (host_order && e == QS_ELEM_F64) {
+		memcpy(dst, src, count * sizeof *dst);
+	} else {
+		qs_elem_decode(e, big_endian, src, count, dst);
+	}
+}
+
+/* From this many bytes, a stream backed by a regular file is read by all OpenMP threads at once, each with pread()
+ * into its own slice of dst; smaller reads, pipes and in-memory streams are read in order with fread(). */
+#define ELEM_READ_PARALLEL_MIN ((size_t)4 << 20)
+#define ELEM_READ_PIECE ((size_t)256 << 10)
+
+/* Reads len bytes at off: 0, an errno value, or -1 at the end of the file. */
+static int qs_pread_full(int fd, unsigned char *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, buf + got, len - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno ? errno : EIO;
+		if (r == 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* The parallel read of count elements at the stream's position; false (nothing read) if the stream does not allow
+ * it. On success the stream is left after the data, as fread would leave it. */
+static bool qs_elem_pread(FILE *f, const char *path, enum qs_elem e, bool big_endian, size_t count, double *dst,
+			  int *status)
+{
+	size_t size = qs_elem_info[e].size;
+	int fd = fileno(f);
+	struct stat st;
+	if (count > SIZE_MAX / size || count * size < ELEM_READ_PARALLEL_MIN || fd < 0 || fstat(fd, &st) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return false;
+	off_t start = ftello(f);
+	size_t bytes = count * size;
+	if (start < 0 || (uintmax_t)st.st_size < (uintmax_t)start || (uintmax_t)st.st_size - (uintmax_t)start < bytes)
+		return false; /* short: the ordered read reports how short */
+	size_t per_piece = ELEM_READ_PIECE / size;
+	size_t pieces = (count + per_piece - 1) / per_piece;
+	int failed = 0; /* the first failure seen: an errno value, or -1 if the file shrank while being read */
+	#pragma omp parallel
+	{
+		unsigned char *buf = malloc(ELEM_READ_PIECE);
+		#pragma omp for schedule(static)
+		for (size_t k = 0; k < pieces; k++) {
+			size_t first = k * per_piece, m = count - first < per_piece ? count - first : per_piece;
+			int rc = buf ? qs_pread_full(fd, buf, m * size, start + (off_t)(first * size)) : ENOMEM;
+			if (rc == 0) {
+				qs_elem_decode_fast(e, big_endian, buf, m, dst + first);
+			} else {
+				#pragma omp critical(qs_elem_pread_failed)
+				if (!failed)
+					failed = rc;
+			}
+		}
+		free(buf);
+	}
+	if (failed == -1)
+		*status = qs_error_set(QS_EFORMAT, "'%s': truncated data (the file shrank while being read)", path);
+	else if (failed)
+		*status = qs_error_set(failed == ENOMEM ? QS_ENOMEM : QS_EIO, "'%s': cannot read: %s", path,
+				       strerror(failed));
+	else if (fseeko(f, start + (off_t)bytes, SEEK_SET) != 0)
+		*status = qs_error_set(QS_EIO, "'%s': cannot seek: %s", path, strerror(errno));
+	else
+		*status = QS_OK;
+	return true;
+}
+
 int qs_elem_read(FILE *f, const char *path, enum qs_elem e, bool big_endian, size_t count, double *dst)
 {
+	int status;
+	if (qs_elem_pread(f, path, e, big_endian, count, dst, &status))
+		return status;
 	unsigned char chunk[16384];
 	size_t size = qs_elem_info[e].size;
 	size_t per_chunk = sizeof chunk / size;
@@ -222,7 +316,7 @@ int qs_elem_read(FILE *f, const char *path, enum qs_elem e, bool big_endian, siz
 		size_t want = count - done < per_chunk ? count - done : per_chunk;
 		size_t got_bytes = fread(chunk, 1, want * size, f);
 		size_t got = got_bytes / size;
-		qs_elem_decode(e, big_endian, chunk, got, dst + done);
+		qs_elem_decode_fast(e, big_endian, chunk, got, dst + done);
 		done += got;
 		if (got < want) {
 			if (ferror(f))

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
 
@@ -137,6 +141,7 @@ static void radix_sort(double *a, double *tmp, size_t *count, size_t n)
 /* From this many values a group's own preparation uses the OpenMP threads (when not already inside a parallel
  * region, e.g. the sweep preparing many groups at once); the result does not depend on the thread count. */
 #define PARALLEL_PREPARE_N ((size_t)1 << 20)
+#define MAX_SLICES 64 /* bucket counts kept for at most this many slices of x (512 KiB each) */
 
 /* LSD radix sort of the keys a[0..n) on their bytes [0, bytes), tmp holds n keys. Passes whose byte is the same for
  * all keys are skipped; short arrays get an insertion sort. */
@@ -176,9 +181,28 @@ static void radix_sort32(uint32_t *a, uint32_t *tmp, size_t n, int bytes)
 		memcpy(a, src, n * sizeof *a);
 }
 
-/* keys[0..n) := the float32 keys of x[0..n) ascending. count: NULL (n < BUCKET_MIN_N), or the BUCKET_COUNT bucket
- * sizes, which this turns into scatter positions. Returns QS_ENOMEM if the scratch cannot be had. */
-static int sort_floats(const double *x, size_t n, size_t *count, uint32_t *keys)
+/* The number of slices of x counted and scattered separately (one a thread) for a group of n values. */
+static size_t scatter_slices(size_t n)
+{
+	size_t slices = 1;
+#ifdef _OPENMP
+	if (n >= PARALLEL_PREPARE_N && !omp_in_parallel())
+		slices = (size_t)omp_get_max_threads();
+#endif
+	return slices < 1 ? 1 : slices > MAX_SLICES ? MAX_SLICES : slices;
+}
+
+/* Slice j of x[0..n) cut into `slices`: [slice_start(j), slice_start(j + 1)). */
+static size_t slice_start(size_t n, size_t slices, size_t j)
+{
+	return n / slices * j + (j < n % slices ? j : n % slices);
+}
+
+/* keys[0..n) := the float32 keys of x[0..n) ascending. count: NULL (n < BUCKET_MIN_N), or `slices` arrays of
+ * BUCKET_COUNT bucket sizes, one for each slice of x (scatter_slices), which this turns into scatter positions: the
+ * slices are scattered in parallel, each into its own part of every bucket (the order inside a bucket does not
+ * matter: the buckets are sorted next). Returns QS_ENOMEM if the scratch cannot be had. */
+static int sort_floats(const double *x, size_t n, size_t *count, size_t slices, uint32_t *keys)
 {
 	if (!count) {
 		uint32_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
@@ -192,20 +216,25 @@ static int sort_floats(const double *x, size_t n, size_t *count, uint32_t *keys)
 	}
 	size_t sum = 0, largest = 0;
 	for (size_t b = 0; b < BUCKET_COUNT; b++) {
-		size_t c = count[b];
-		count[b] = sum;
-		sum += c;
-		largest = c > largest ? c : largest;
+		size_t start = sum;
+		for (size_t j = 0; j < slices; j++) {
+			size_t c = count[j * BUCKET_COUNT + b];
+			count[j * BUCKET_COUNT + b] = sum;
+			sum += c;
+		}
+		largest = sum - start > largest ? sum - start : largest;
 	}
-	/* first touch of the key buffer on every thread: the kernel zeroes its fresh pages in parallel */
-	#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
-	for (size_t i = 0; i < n; i += 1024)
-		keys[i] = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t k = sort_key32(x[i]);
-		keys[count[k >> BUCKET_BITS]++] = k;
+	#pragma omp parallel for schedule(static, 1) if (slices > 1)
+	for (size_t j = 0; j < slices; j++) {
+		size_t *pos = count + j * BUCKET_COUNT;
+		for (size_t i = slice_start(n, slices, j); i < slice_start(n, slices, j + 1); i++) {
+			uint32_t k = sort_key32(x[i]);
+			keys[pos[k >> BUCKET_BITS]++] = k;
+		}
 	}
-	/* count[b] is now the end of bucket b; the buckets are sorted independently (in parallel for large groups) */
+	/* the last slice's count[b] is now the end of bucket b */
+	count += (slices - 1) * BUCKET_COUNT;
+	/* the buckets are sorted independently (in parallel for large groups) */
 	bool nomem = false;
 	#pragma omp parallel reduction(|| : nomem) if (n >= PARALLEL_PREPARE_N)
 	{
@@ -308,6 +337,29 @@ static struct qs_err_prefix block_sums(const struct qs_err_prepared *d, size_t k
 	return (struct qs_err_prefix){ two_sum(h1, l1), two_sum(h2, l2) };
 }
 
+/* block_sums for float32 keys, on BLOCK_LANES consecutive blocks k.. at once (independent chains: the additions of
+ * one block wait on each other, those of different blocks do not). Each block's sums are block_sums' to the bit:
+ * the same additions in the same order, and v² of a float32 is exact in double, so its two_prod error term, a zero
+ * added to l2 (which is never -0), changes nothing. */
+#define BLOCK_LANES 4
+static void block_sums_keys(const uint32_t *keys, size_t k, struct qs_err_prefix out[BLOCK_LANES])
+{
+	const struct qs_err_prepared d = { .keys32 = (uint32_t *)keys };
+	double h1[BLOCK_LANES] = { 0.0 }, l1[BLOCK_LANES] = { 0.0 }, h2[BLOCK_LANES] = { 0.0 }, l2[BLOCK_LANES] = { 0.0 };
+	for (size_t i = 0; i < B; i++) {
+		for (size_t j = 0; j < BLOCK_LANES; j++) {
+			double v = qs_err_prepared_at(&d, (k + j) * B + i);
+			struct qs_dd t1 = two_sum(h1[j], v), t2 = two_sum(h2[j], v * v);
+			h1[j] = t1.hi;
+			l1[j] += t1.lo;
+			h2[j] = t2.hi;
+			l2[j] += t2.lo;
+		}
+	}
+	for (size_t j = 0; j < BLOCK_LANES; j++)
+		out[j] = (struct qs_err_prefix){ two_sum(h1[j], l1[j]), two_sum(h2[j], l2[j]) };
+}
+
 int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 {
 	out->n = 0;
@@ -316,7 +368,8 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 	out->origin = 0;
 	out->keys32 = NULL;
 	out->sorted64 = NULL;
-	size_t *count = n >= BUCKET_MIN_N ? calloc(BUCKET_COUNT, sizeof *count) : NULL;
+	size_t slices = scatter_slices(n);
+	size_t *count = n >= BUCKET_MIN_N ? calloc(slices * BUCKET_COUNT, sizeof *count) : NULL;
 	if (n >= BUCKET_MIN_N && !count)
 		return qs_error_set(QS_ENOMEM, "out of memory preparing %zu values", n);
 	/* One pass for the signal (in input order, as qs_err_ref sums it) and the check of the values; beside it (on
@@ -335,10 +388,13 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 			signal += x[i] * x[i];
 		}
 		#pragma omp section
-		for (size_t i = 0; i < n && f32; i++) {
-			f32 = fabs(x[i]) <= FLT_MAX && (double)(float)x[i] == x[i];
-			if (count && f32)
-				count[sort_key32(x[i]) >> BUCKET_BITS]++;
+		for (size_t j = 0; j < slices && f32; j++) {
+			size_t *c = count ? count + j * BUCKET_COUNT : NULL;
+			for (size_t i = slice_start(n, slices, j); i < slice_start(n, slices, j + 1) && f32; i++) {
+				f32 = fabs(x[i]) <= FLT_MAX && (double)(float)x[i] == x[i];
+				if (c && f32)
+					c[sort_key32(x[i]) >> BUCKET_BITS]++;
+			}
 		}
 	}
 	if (bad < n) {
@@ -355,7 +411,7 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 		rc = grow(&keys, &out->cap32, n, sizeof(uint32_t));
 		out->keys_buf = keys;
 		if (rc == QS_OK)
-			rc = sort_floats(x, n, count, out->keys_buf);
+			rc = sort_floats(x, n, count, slices, out->keys_buf);
 	} else if (rc == QS_OK) {
 		rc = sort_doubles(x, n, out);
 	}
@@ -376,8 +432,18 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 	struct qs_err_prefix *pre = out->prefix;
 	pre[origin] = (struct qs_err_prefix){ { 0.0, 0.0 }, { 0.0, 0.0 } };
 	/* Block k's sums wait at k + 1 (k >= origin) or at k (k < origin) until accumulated below. */
+	size_t lanes = f32 ? (nblk - 1) / BLOCK_LANES : 0; /* float32 keys: the blocks BLOCK_LANES at a time */
 	#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
-	for (size_t k = 0; k < nblk - 1; k++)
+	for (size_t g = 0; g < lanes; g++) {
+		struct qs_err_prefix sums[BLOCK_LANES];
+		block_sums_keys(view.keys32, g * BLOCK_LANES, sums);
+		for (size_t j = 0; j < BLOCK_LANES; j++) {
+			size_t k = g * BLOCK_LANES + j;
+			pre[k >= origin ? k + 1 : k] = sums[j];
+		}
+	}
+	#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
+	for (size_t k = lanes * BLOCK_LANES; k < nblk - 1; k++)
 		pre[k >= origin ? k + 1 : k] = block_sums(&view, k);
 	for (size_t k = origin + 1; k < nblk; k++) {
 		pre[k].x = dd_add(pre[k - 1].x, pre[k].x);

@@ -1,12 +1,32 @@
-/* Large allocations advised for transparent huge pages. */
+/* Large allocations advised for transparent huge pages and faulted in from all threads. */
 #include "qs_alloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #define HUGE_PAGE ((size_t)2 << 20)
 #define LARGE_MIN ((size_t)8 << 20)
+#define SMALL_PAGE ((size_t)4096)
+
+/* Writes one byte of every page so the kernel maps (and zeroes) them now, split across the OpenMP threads: zeroing
+ * fresh pages is otherwise paid on one core by whichever loop first writes the buffer. Inside an active parallel
+ * region nothing is done (a thread's scratch may be touched only in part). */
+static void fault_in(unsigned char *p, size_t size)
+{
+#ifdef _OPENMP
+	if (omp_in_parallel())
+		return;
+#endif
+	size_t pages = (size + SMALL_PAGE - 1) / SMALL_PAGE;
+	#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < pages; i++)
+		p[i * SMALL_PAGE] = 0;
+}
 
 void *qs_alloc_large(size_t size)
 {
@@ -14,9 +34,11 @@ void *qs_alloc_large(size_t size)
 		return malloc(size ? size : 1);
 	size_t rounded = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
 	void *p = aligned_alloc(HUGE_PAGE, rounded);
+	if (!p)
+		return NULL;
 #ifdef MADV_HUGEPAGE
-	if (p)
-		madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure changes nothing but speed */
+	madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure changes nothing but speed */
 #endif
+	fault_in(p, size);
 	return p;
 }
