@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/qs_alloc.h"
 #include "util/qs_error.h"
 
 struct reader {
@@ -20,15 +21,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
 {
 	struct reader *r = user;
 	struct qs_config *c = r->cfg;
-	if (c->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 16;
-		struct qs_config_entry *e = realloc(c->entries, cap * sizeof *e);
-		if (!e) {
-			r->nomem = true;
-			return 0;
-		}
-		c->entries = e;
-		r->cap = cap;
+	if (!qs_grow(&c->entries, &r->cap, c->n, sizeof *c->entries, 16)) {
+		r->nomem = true;
+		return 0;
 	}
 	struct qs_config_entry *e = &c->entries[c->n];
 	e->section = strdup(section);
@@ -95,15 +90,7 @@ void qs_config_path(const struct qs_config *c, const char *value, char *buf, siz
 
 int qs_strings_add(struct qs_strings *l, const char *s)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		char **items = realloc(l->items, cap * sizeof *items);
-		if (!items)
-			return qs_error_set(QS_ENOMEM, "out of memory");
-		l->items = items;
-		l->cap = cap;
-	}
-	if (!(l->items[l->n] = strdup(s)))
+	if (!qs_grow(&l->items, &l->cap, l->n, sizeof *l->items, 8) || !(l->items[l->n] = strdup(s)))
 		return qs_error_set(QS_ENOMEM, "out of memory");
 	l->n++;
 	return QS_OK;

@@ -9,6 +9,7 @@
 #include "metrics/stats.h"
 #include "output/csv.h"
 #include "util/qs_error.h"
+#include "util/qs_alloc.h"
 
 static const char inspect_help[] =
 	"usage: qscope inspect [options] FILE|FOLDER...\n"
@@ -46,14 +47,8 @@ static void fmt_num(char *buf, double v, bool csv)
 /* A new row, every cell empty; NULL when out of memory. */
 static char (*new_row(struct table *tb))[64]
 {
-	if (tb->n == tb->cap) {
-		size_t ncap = tb->cap ? 2 * tb->cap : 64;
-		void *p = realloc(tb->cells, ncap * sizeof *tb->cells);
-		if (!p)
-			return NULL;
-		tb->cells = p;
-		tb->cap = ncap;
-	}
+	if (!qs_grow(&tb->cells, &tb->cap, tb->n, sizeof *tb->cells, 64))
+		return NULL;
 	char (*r)[64] = tb->cells[tb->n++];
 	memset(r, 0, N_COLS * sizeof *r);
 	return r;

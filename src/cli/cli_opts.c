@@ -15,6 +15,7 @@
 #include "quant/quantizer.h"
 #include "tensor/groups.h"
 #include "util/qs_error.h"
+#include "util/qs_alloc.h"
 
 int qs_cli_fail(int status, const char *command)
 {
@@ -165,15 +166,7 @@ static int cmp_paths(const void *a, const void *b)
 
 static int add_path(struct qs_inputs *in, size_t *cap, const char *path)
 {
-	if (in->n == *cap) {
-		size_t ncap = *cap ? 2 * *cap : 16;
-		char **p = realloc(in->paths, ncap * sizeof *p);
-		if (!p)
-			return qs_error_set(QS_ENOMEM, "out of memory");
-		in->paths = p;
-		*cap = ncap;
-	}
-	if (!(in->paths[in->n] = strdup(path)))
+	if (!qs_grow(&in->paths, cap, in->n, sizeof *in->paths, 16) || !(in->paths[in->n] = strdup(path)))
 		return qs_error_set(QS_ENOMEM, "out of memory");
 	in->n++;
 	return QS_OK;

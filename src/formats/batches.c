@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../util/qs_error.h"
+#include "../util/qs_alloc.h"
 
 void qs_batch_set_name(const char *path, const char *stem, char *buf, size_t len)
 {
@@ -53,28 +54,16 @@ static int add_batch(struct qs_batch_sets *sets, const char *name, const char *p
 		if (strcmp(sets->sets[i].name, name) == 0)
 			s = &sets->sets[i];
 	if (!s) {
-		if (sets->n == sets->cap) {
-			size_t cap = sets->cap ? 2 * sets->cap : 8;
-			struct qs_batch_set *grown = realloc(sets->sets, cap * sizeof *grown);
-			if (!grown)
-				return qs_error_set(QS_ENOMEM, "out of memory listing batches");
-			sets->sets = grown;
-			sets->cap = cap;
-		}
+		if (!qs_grow(&sets->sets, &sets->cap, sets->n, sizeof *sets->sets, 8))
+			return qs_error_set(QS_ENOMEM, "out of memory listing batches");
 		s = &sets->sets[sets->n];
 		memset(s, 0, sizeof *s);
 		if (!(s->name = strdup(name)))
 			return qs_error_set(QS_ENOMEM, "out of memory listing batches");
 		sets->n++;
 	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct qs_batch *grown = realloc(s->batches, cap * sizeof *grown);
-		if (!grown)
-			return qs_error_set(QS_ENOMEM, "out of memory listing batches");
-		s->batches = grown;
-		s->cap = cap;
-	}
+	if (!qs_grow(&s->batches, &s->cap, s->n, sizeof *s->batches, 16))
+		return qs_error_set(QS_ENOMEM, "out of memory listing batches");
 	struct qs_batch *b = &s->batches[s->n];
 	b->path = strdup(path);
 	b->key = key ? strdup(key) : NULL;

@@ -9,6 +9,7 @@
 
 #include "onnx.pb-c.h"
 
+#include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
 
 /* The whole file is read and unpacked by protobuf-c at open: memory is about the file size (twice that while
@@ -267,14 +268,8 @@ static int qs_onnx_add(struct qs_onnx *ox, const Onnx__GraphProto *g, const char
 		}
 		return QS_OK;
 	}
-	if (ox->n_entries == ox->cap) {
-		size_t cap = ox->cap ? 2 * ox->cap : 64;
-		struct qs_onnx_entry *grown = realloc(ox->entries, cap * sizeof *grown);
-		if (!grown)
-			return qs_error_set(QS_ENOMEM, "'%s': out of memory", ox->path);
-		ox->entries = grown;
-		ox->cap = cap;
-	}
+	if (!qs_grow(&ox->entries, &ox->cap, ox->n_entries, sizeof *ox->entries, 64))
+		return qs_error_set(QS_ENOMEM, "'%s': out of memory", ox->path);
 	struct qs_onnx_entry *e = &ox->entries[ox->n_entries];
 	memset(e, 0, sizeof *e);
 	size_t len = strlen(prefix) + strlen(local) + 1;

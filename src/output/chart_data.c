@@ -9,6 +9,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "../util/csv_split.h"
+#include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
 #include "csv.h"
 
@@ -228,14 +229,8 @@ static void tensor_free(struct qs_chart_tensor *ct)
 /* A new zeroed entry named `name`, or NULL. */
 static struct qs_chart_tensor *push(struct qs_chart_data *cd, const char *name)
 {
-	if (cd->n == cd->cap) {
-		size_t ncap = cd->cap ? 2 * cd->cap : 16;
-		struct qs_chart_tensor *p = realloc(cd->t, ncap * sizeof *p);
-		if (!p)
-			return NULL;
-		cd->t = p;
-		cd->cap = ncap;
-	}
+	if (!qs_grow(&cd->t, &cd->cap, cd->n, sizeof *cd->t, 16))
+		return NULL;
 	struct qs_chart_tensor *ct = &cd->t[cd->n];
 	memset(ct, 0, sizeof *ct);
 	ct->axis = -1;

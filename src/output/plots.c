@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
 #include "plots_gp.h"
 
@@ -131,16 +132,7 @@ int qs_plots_stems(const char *plots_dir, char ***stems, size_t *n)
 		line[strcspn(line, "\r\n")] = '\0';
 		if (!line[0])
 			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 64;
-			char **p = realloc(*stems, cap * sizeof *p);
-			if (!p) {
-				rc = qs_error_set(QS_ENOMEM, "out of memory");
-				break;
-			}
-			*stems = p;
-		}
-		if (!((*stems)[*n] = strdup(line)))
+		if (!qs_grow(stems, &cap, *n, sizeof **stems, 64) || !((*stems)[*n] = strdup(line)))
 			rc = qs_error_set(QS_ENOMEM, "out of memory");
 		else
 			(*n)++;

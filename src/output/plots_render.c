@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -154,16 +155,7 @@ int qs_plots_render(const char *plots_dir, const char *const *formats, size_t n_
 		size_t l = strlen(e->d_name);
 		if (l < 4 || strcmp(e->d_name + l - 3, ".gp") || e->d_name[0] == '.')
 			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			char **p = realloc(scripts, cap * sizeof *p);
-			if (!p) {
-				rc = qs_error_set(QS_ENOMEM, "out of memory");
-				break;
-			}
-			scripts = p;
-		}
-		if (!(scripts[n] = strdup(e->d_name)))
+		if (!qs_grow(&scripts, &cap, n, sizeof *scripts, 64) || !(scripts[n] = strdup(e->d_name)))
 			rc = qs_error_set(QS_ENOMEM, "out of memory");
 		else
 			n++;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../util/qs_error.h"
+#include "../util/qs_alloc.h"
 
 struct qs_stage {
 	char *outdir;
@@ -34,15 +35,7 @@ static char *join(const char *a, const char *b)
 
 static int push(char ***list, size_t *n, size_t *cap, const char *s)
 {
-	if (*n == *cap) {
-		size_t ncap = *cap ? 2 * *cap : 16;
-		char **p = realloc(*list, ncap * sizeof *p);
-		if (!p)
-			return -1;
-		*list = p;
-		*cap = ncap;
-	}
-	if (!((*list)[*n] = strdup(s)))
+	if (!qs_grow(list, cap, *n, sizeof **list, 16) || !((*list)[*n] = strdup(s)))
 		return -1;
 	(*n)++;
 	return 0;

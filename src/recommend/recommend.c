@@ -8,17 +8,12 @@
 #include <string.h>
 
 #include "../util/qs_error.h"
+#include "../util/qs_alloc.h"
 
 int qs_rec_points_push(struct qs_rec_points *pts, struct qs_rec_point *pt)
 {
-	if (pts->n == pts->cap) {
-		size_t ncap = pts->cap ? 2 * pts->cap : 256;
-		struct qs_rec_point *p = realloc(pts->p, ncap * sizeof *p);
-		if (!p)
-			return qs_error_set(QS_ENOMEM, "out of memory collecting sweep points");
-		pts->p = p;
-		pts->cap = ncap;
-	}
+	if (!qs_grow(&pts->p, &pts->cap, pts->n, sizeof *pts->p, 256))
+		return qs_error_set(QS_ENOMEM, "out of memory collecting sweep points");
 	pts->p[pts->n++] = *pt;
 	return QS_OK;
 }
@@ -149,14 +144,9 @@ static int rank_tensors(const struct qs_rec_points *pts, struct keyed *k, size_t
 				}
 		}
 		if (r == n_names) {
-			if (n_names == cap) {
-				cap = cap ? 2 * cap : 64;
-				const char **nn = realloc(names, cap * sizeof *nn);
-				if (!nn) {
-					free(names);
-					return qs_error_set(QS_ENOMEM, "out of memory ranking tensors");
-				}
-				names = nn;
+			if (!qs_grow(&names, &cap, n_names, sizeof *names, 64)) {
+				free(names);
+				return qs_error_set(QS_ENOMEM, "out of memory ranking tensors");
 			}
 			names[n_names++] = name;
 		}

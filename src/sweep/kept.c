@@ -11,17 +11,12 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "../util/qs_error.h"
+#include "../util/qs_alloc.h"
 
 static struct qs_kept_point *grow(struct qs_kept_points *k)
 {
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? 2 * k->cap : 64;
-		struct qs_kept_point *p = realloc(k->p, cap * sizeof *p);
-		if (!p)
-			return NULL;
-		k->p = p;
-		k->cap = cap;
-	}
+	if (!qs_grow(&k->p, &k->cap, k->n, sizeof *k->p, 64))
+		return NULL;
 	struct qs_kept_point *pt = &k->p[k->n];
 	memset(pt, 0, sizeof *pt);
 	return pt;

@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #ifdef _OPENMP
@@ -41,4 +42,21 @@ void *qs_alloc_large(size_t size)
 #endif
 	fault_in(p, size);
 	return p;
+}
+
+bool qs_grow(void *items, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	if (n < *cap)
+		return true;
+	size_t ncap = *cap ? 2 * *cap : first;
+	if (ncap < n + 1)
+		ncap = n + 1;
+	void *old;
+	memcpy(&old, items, sizeof old); /* items is the address of a T* for some element type T */
+	void *grown = ncap <= SIZE_MAX / elem ? realloc(old, ncap * elem) : NULL;
+	if (!grown)
+		return false;
+	memcpy(items, &grown, sizeof grown);
+	*cap = ncap;
+	return true;
 }
