@@ -81,14 +81,7 @@ static void print_evaluation(const struct qs_recommendation *rec)
 		const struct qs_rec_point *p = rt->chosen ? rt->chosen->best : NULL;
 		if (!p || isnan(p->eval_rel) || strcmp(p->mode, "static") != 0)
 			continue;
-		const struct qs_rec_point *dyn = NULL;
-		for (size_t i = 0; i < rt->n_cfgs; i++) {
-			const struct qs_rec_point *d = rt->cfgs[i].best;
-			if (strcmp(d->mode, "dynamic") == 0 && d->bits == p->bits &&
-			    strcmp(d->granularity, p->granularity) == 0 && !isnan(d->eval_rel) &&
-			    (!dyn || d->eval_rel < dyn->eval_rel))
-				dyn = d;
-		}
+		const struct qs_rec_point *dyn = qs_rec_best_dynamic(rt->cfgs, rt->n_cfgs, p);
 		if (!header) {
 			printf("\nstatic scales on unseen batches (recommended setting; rel on the calibration batches, then on "
 			       "the evaluation batches)\n%-32s  %4s  %-12s  %-10s  %10s  %10s  %12s\n", "tensor", "bits",

@@ -51,11 +51,10 @@ static int emit_row(void *ctx, const struct qs_sweep_row *row, const struct qs_c
 		qs_cli_progress_update(&s->progress, s->values_done + (part < 1.0 ? part : 1.0) * (double)row->tensor->n,
 				       s->tensors_done);
 	}
-	int rc = qs_rec_points_add_row(&s->points, row, ref, act ? act->mode : NULL,
-				       act && act->eval ? qs_err_rel(act->eval) : NAN);
+	struct qs_rec_act origin = {act ? act->mode : "static", act && act->eval ? qs_err_rel(act->eval) : NAN};
+	int rc = qs_rec_points_add_row(&s->points, row, ref, act ? &origin : NULL);
 	if (rc)
 		return rc;
-	s->points.p[s->points.n - 1].activation = act != NULL;
 	if (ferror(s->csv))
 		return qs_error_set(QS_EIO, "write failed while writing sweep.csv");
 	return QS_OK;

@@ -201,15 +201,10 @@ static void explain_channels(struct rep_tensor *t, const struct qs_target *targe
  * the same bits and granularity on the same batches. */
 static void explain_unseen(struct rep_tensor *t)
 {
-	const struct qs_rec_point *p = t->chosen->best, *dyn = NULL;
+	const struct qs_rec_point *p = t->chosen->best;
 	if (isnan(p->eval_rel) || strcmp(p->mode, "static") != 0)
 		return;
-	for (size_t i = 0; i < t->n_cfgs; i++) {
-		const struct qs_rec_point *d = t->cfgs[i].best;
-		if (strcmp(d->mode, "dynamic") == 0 && d->bits == p->bits && strcmp(d->granularity, p->granularity) == 0 &&
-		    !isnan(d->eval_rel) && (!dyn || d->eval_rel < dyn->eval_rel))
-			dyn = d;
-	}
+	const struct qs_rec_point *dyn = qs_rec_best_dynamic(t->cfgs, t->n_cfgs, p);
 	char *b = t->note;
 	size_t len = sizeof t->note;
 	note_add(b, len, "On the evaluation batches, which calibration never saw, the same scale gives rel %.3g (%.2f× its "

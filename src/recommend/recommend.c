@@ -24,8 +24,21 @@ void qs_rec_set_mode(struct qs_rec_point *pt, const char *mode, const char *cali
 	snprintf(pt->calib, sizeof pt->calib, "%s%s", strcmp(mode, "dynamic") == 0 ? "dyn:" : "", calib);
 }
 
+const struct qs_rec_point *qs_rec_best_dynamic(const struct qs_rec_config *cfgs, size_t n,
+					       const struct qs_rec_point *p)
+{
+	const struct qs_rec_point *dyn = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct qs_rec_point *d = cfgs[i].best;
+		if (strcmp(d->mode, "dynamic") == 0 && d->bits == p->bits && strcmp(d->granularity, p->granularity) == 0 &&
+		    !isnan(d->eval_rel) && (!dyn || d->eval_rel < dyn->eval_rel))
+			dyn = d;
+	}
+	return dyn;
+}
+
 int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *r, const char *qparams_ref,
-			  const char *mode, double eval_rel)
+			  const struct qs_rec_act *act)
 {
 	struct qs_rec_point pt = {0};
 	char shape[128];
@@ -48,8 +61,9 @@ int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *
 	snprintf(pt.range, sizeof pt.range, "%s", q->narrow ? "narrow" : "full");
 	snprintf(pt.scheme, sizeof pt.scheme, "%s", q->asym ? "asym" : "sym");
 	qs_gran_format(r->gran, pt.granularity, sizeof pt.granularity);
-	qs_rec_set_mode(&pt, mode ? mode : "static", r->calib->label);
-	pt.eval_rel = eval_rel;
+	qs_rec_set_mode(&pt, act ? act->mode : "static", r->calib->label);
+	pt.eval_rel = act ? act->eval_rel : NAN;
+	pt.activation = act != NULL;
 	snprintf(pt.profile, sizeof pt.profile, "%s", qs_profile_name(q->profile));
 	snprintf(pt.rounding, sizeof pt.rounding, "%s", qs_rounding_name(q->rounding));
 	pt.multiplier = r->multiplier;

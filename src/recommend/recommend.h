@@ -28,9 +28,15 @@ struct qs_rec_points {
 	size_t n, cap;
 };
 
-/* Appends a sweep row; mode NULL means "static"; eval_rel NAN when there is no evaluation set. */
+/* What an activation row (a --batches set) adds to a point. */
+struct qs_rec_act {
+	const char *mode;         /* "static" or "dynamic" */
+	double eval_rel;          /* rel on the evaluation batches, NAN without them */
+};
+
+/* Appends a sweep row; act NULL for a weight (static, no evaluation set). */
 int qs_rec_points_add_row(struct qs_rec_points *pts, const struct qs_sweep_row *row, const char *qparams_ref,
-			  const char *mode, double eval_rel);
+			  const struct qs_rec_act *act);
 /* Appends a point (taking ownership of its strings). */
 int qs_rec_points_push(struct qs_rec_points *pts, struct qs_rec_point *pt);
 void qs_rec_points_free(struct qs_rec_points *pts);
@@ -80,6 +86,11 @@ void qs_recommendation_free(struct qs_recommendation *rec);
 /* Reads the points of a sweep.csv written by `qscope sweep` (columns found by name; quoted fields allowed, not
  * across lines). Errors name the file and line. */
 int qs_sweep_csv_read(const char *path, struct qs_rec_points *pts);
+
+/* For a static activation point p with an evaluation rel: among a tensor's configurations cfgs[0..n), the dynamic
+ * one of p's bits and granularity with the lowest evaluation rel (NULL if none). */
+const struct qs_rec_point *qs_rec_best_dynamic(const struct qs_rec_config *cfgs, size_t n,
+					       const struct qs_rec_point *p);
 
 /* Sets the point's mode and calibrator label ("dyn:minmax" for a dynamic point of calibrator minmax). */
 void qs_rec_set_mode(struct qs_rec_point *pt, const char *mode, const char *calib);

@@ -363,7 +363,7 @@ END_TEST
  *   clip lines: minmax at m = 1 represents [-2·8, 1·8] = [-16, 8]; the per-tensor optimum (m = 1) the same. */
 static int collect(void *ctx, const struct qs_sweep_row *row)
 {
-	return qs_rec_points_add_row(ctx, row, "", NULL, NAN);
+	return qs_rec_points_add_row(ctx, row, "", NULL);
 }
 
 static void chart_data_of_hand_tensor(struct qs_chart_data *cd)
