@@ -186,8 +186,8 @@ int qs_batch_concat(const struct qs_batch_set *s, const size_t *idx, size_t n_id
 		    struct qs_tensor **out)
 {
 	*out = NULL;
-	struct qs_tensor *all = NULL;
-	size_t cap = 0;
+	struct qs_tensor *all = NULL; /* the first batch, grown by the others */
+	size_t cap = 0;               /* values all->data has room for */
 	int rc = QS_OK;
 	for (size_t k = 0; k < n_idx && rc == QS_OK; k++) {
 		struct qs_tensor *t;
@@ -195,37 +195,35 @@ int qs_batch_concat(const struct qs_batch_set *s, const size_t *idx, size_t n_id
 		if (rc)
 			break;
 		if (!all) {
-			size_t one = 0;
-			all = qs_tensor_alloc(s->name, t->dtype, t->rank, (size_t[QS_MAX_RANK]){one});
-			if (all) {
-				all->rank = t->rank;
-				memcpy(all->shape, t->shape, sizeof all->shape);
-				all->shape[0] = 0;
-				all->n = 0;
-				all->channel_axis = t->rank >= 2 ? 1 : -1;
-				snprintf(all->consumer, sizeof all->consumer, "activation");
+			char *name = strdup(s->name);
+			if (!name) {
+				qs_tensor_free(t);
+				rc = qs_error_set(QS_ENOMEM, "out of memory reading '%s'", s->name);
+				break;
 			}
-		} else {
-			bool same = t->rank == all->rank;
-			for (int a = 1; a < t->rank && same; a++)
-				same = t->shape[a] == all->shape[a];
-			if (!same) {
-				char want[128], got[128];
-				struct qs_tensor probe = *all;
-				probe.shape[0] = t->shape[0];
-				qs_tensor_format_shape(&probe, want, sizeof want);
-				qs_tensor_format_shape(t, got, sizeof got);
-				rc = qs_error_set(QS_EFORMAT, "'%s': batch of '%s' has shape %s, the others %s (only axis 0 may "
-						  "differ)", s->batches[idx[k]].path, s->name, got, want);
-			}
+			free(t->name);
+			t->name = name;
+			t->channel_axis = t->rank >= 2 ? 1 : -1;
+			snprintf(t->consumer, sizeof t->consumer, "activation");
+			all = t;
+			cap = t->n;
+			continue;
 		}
-		if (rc == QS_OK && !all)
-			rc = qs_error_set(QS_ENOMEM, "out of memory reading '%s'", s->name);
+		bool same = t->rank == all->rank;
+		for (int a = 1; a < t->rank && same; a++)
+			same = t->shape[a] == all->shape[a];
+		if (!same) {
+			char want[128], got[128];
+			struct qs_tensor probe = *all;
+			probe.shape[0] = t->shape[0];
+			qs_tensor_format_shape(&probe, want, sizeof want);
+			qs_tensor_format_shape(t, got, sizeof got);
+			rc = qs_error_set(QS_EFORMAT, "'%s': batch of '%s' has shape %s, the others %s (only axis 0 may differ)",
+					  s->batches[idx[k]].path, s->name, got, want);
+		}
 		if (rc == QS_OK && all->n + t->n > cap) {
-			size_t want = cap ? 2 * cap : t->n * n_idx;
-			if (want < all->n + t->n)
-				want = all->n + t->n;
-			double *grown = realloc(all->data, (want ? want : 1) * sizeof *grown);
+			size_t want = all->n + t->n * (n_idx - k); /* exact when the remaining batches are this size */
+			double *grown = realloc(all->data, want * sizeof *grown);
 			if (!grown)
 				rc = qs_error_set(QS_ENOMEM, "out of memory concatenating the batches of '%s'", s->name);
 			else {
