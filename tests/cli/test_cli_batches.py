@@ -250,8 +250,16 @@ def check_errors(tmp):
     os.makedirs(bad)
     np.save(os.path.join(bad, "0.npy"), np.ones((2, 3), np.float32))
     np.save(os.path.join(bad, "1.npy"), np.ones((2, 4), np.float32))
+    trunc = os.path.join(tmp, "badacts", "t")
+    os.makedirs(trunc)
+    np.save(os.path.join(trunc, "0.npy"), np.ones((2, 3), np.float32))
+    with open(os.path.join(trunc, "1.npy"), "wb") as f:  # a batch cut short: the header promises 24 data bytes
+        f.write(open(os.path.join(trunc, "0.npy"), "rb").read()[:-10])
     cases = [
         (["--batches", "badacts/x/*.npy"], 1, "'badacts/x/1.npy': batch of 'x' has shape 2x4, the others 2x3"),
+        (["--batches", "badacts/t/*.npy"], 1, "'badacts/t/1.npy': truncated data"),
+        (["--batches", "badacts/t/*.npy", "--calib-batches", "0", "--eval-batches", "1"], 1,
+         "'badacts/t/1.npy': truncated data"),
         (["--batches", "nothing/*.npy"], 1, "'nothing/*.npy': no batch file matches"),
         (["--batches", "acts/fc/*.npy", "--eval-batches", "9"], 2, "batch 9 does not exist (8 batches: 0-7)"),
         (["--batches", "acts/fc/*.npy", "--calib-batches", "3-1"], 2, "bad --calib-batches '3-1'"),
