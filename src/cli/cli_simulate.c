@@ -466,15 +466,7 @@ static const char config_header[] = "w_bits,w_granularity,w_scheme,w_range,w_cal
 static int load_one(const char *path, const char *what, struct qs_tensor **out)
 {
 	struct qs_load_opts opts = {.rank = -1};
-	struct qs_source *src = NULL;
-	*out = NULL;
-	int rc = qs_source_open(path, &opts, &src);
-	if (rc == QS_OK)
-		rc = qs_source_next(src, out);
-	if (rc == QS_OK && !*out)
-		rc = qs_error_set(QS_EFORMAT, "'%s': holds no %s tensor", path, what);
-	if (src)
-		qs_source_close(src);
+	int rc = qs_source_read_first(path, &opts, what, out);
 	for (size_t i = 0; rc == QS_OK && i < (*out)->n; i++)
 		if (!isfinite((*out)->data[i]))
 			rc = qs_error_set(QS_ENONFINITE, "'%s': %s contains non-finite values (NaN/Inf)", path, what);

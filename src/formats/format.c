@@ -104,6 +104,20 @@ void qs_source_close(struct qs_source *src)
 	free(src);
 }
 
+int qs_source_read_first(const char *path, const struct qs_load_opts *opts, const char *what, struct qs_tensor **out)
+{
+	struct qs_source *src = NULL;
+	*out = NULL;
+	int rc = qs_source_open(path, opts, &src);
+	if (rc == QS_OK)
+		rc = qs_source_next(src, out);
+	if (rc == QS_OK && !*out)
+		rc = qs_error_set(QS_EFORMAT, "'%s': holds no %s%stensor", path, what ? what : "", what ? " " : "");
+	if (src)
+		qs_source_close(src);
+	return rc;
+}
+
 void qs_path_stem(const char *path, char *buf, size_t len)
 {
 	if (len == 0)

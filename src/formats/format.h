@@ -48,6 +48,9 @@ int qs_source_open(const char *path, const struct qs_load_opts *opts, struct qs_
 int qs_source_next(struct qs_source *src, struct qs_tensor **out);
 const char *qs_source_format_name(const struct qs_source *src);
 void qs_source_close(struct qs_source *src);
+/* Opens path and reads its first tensor; a file without one is QS_EFORMAT "'PATH': holds no WHAT tensor" (WHAT
+ * NULL: "holds no tensor"). */
+int qs_source_read_first(const char *path, const struct qs_load_opts *opts, const char *what, struct qs_tensor **out);
 
 /* Whether some format claims the file by its name alone (used to pick tensor files out of a folder). */
 bool qs_format_suffix_known(const char *path);

@@ -32,16 +32,10 @@ int qs_sim_group_index(const struct qs_tensor *t, const struct qs_granularity *g
 		*count = 1;
 		return QS_OK;
 	}
-	int channel_default = t->channel_axis >= 0 ? t->channel_axis : 0;
-	int axis = g->axis == QS_AXIS_DEFAULT ? (g->kind == QS_GRAN_CHANNEL ? channel_default : t->rank - 1) : g->axis;
-	if (axis < 0)
-		axis += t->rank;
-	if (axis < 0 || axis >= t->rank) {
-		char gbuf[64];
-		qs_gran_format(g, gbuf, sizeof gbuf);
-		return qs_error_set(QS_EINVAL, "'%s': granularity %s needs an axis the rank-%d tensor does not have",
-				    t->name, gbuf, t->rank);
-	}
+	int axis;
+	int rc = qs_gran_axis(t, g, &axis);
+	if (rc)
+		return rc;
 	size_t len = t->shape[axis], inner = 1;
 	for (int d = axis + 1; d < t->rank; d++)
 		inner *= t->shape[d];

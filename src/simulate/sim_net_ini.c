@@ -209,15 +209,7 @@ static int handler(void *user, const char *section, const char *name, const char
 static int load_tensor(const char *net_path, const char *layer, const char *path, struct qs_tensor **out)
 {
 	struct qs_load_opts opts = {.rank = -1};
-	struct qs_source *src = NULL;
-	*out = NULL;
-	int rc = qs_source_open(path, &opts, &src);
-	if (rc == QS_OK)
-		rc = qs_source_next(src, out);
-	if (rc == QS_OK && !*out)
-		rc = qs_error_set(QS_EFORMAT, "'%s': holds no tensor", path);
-	if (src)
-		qs_source_close(src);
+	int rc = qs_source_read_first(path, &opts, NULL, out);
 	if (rc) {
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", qs_error_message());

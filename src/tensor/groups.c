@@ -176,23 +176,32 @@ static int gather_blocks(const struct qs_tensor *t, struct axis_view v, size_t g
 	return QS_OK;
 }
 
+int qs_gran_axis(const struct qs_tensor *t, const struct qs_granularity *g, int *axis)
+{
+	int channel_default = t->channel_axis >= 0 ? t->channel_axis : 0; /* the consumer's, when a model says */
+	int a = g->axis == QS_AXIS_DEFAULT || g->kind == QS_GRAN_TOKEN
+			? (g->kind == QS_GRAN_CHANNEL ? channel_default : t->rank - 1) : g->axis;
+	if (a < 0)
+		a += t->rank;
+	if (a < 0 || a >= t->rank) {
+		char gbuf[64];
+		qs_gran_format(g, gbuf, sizeof gbuf);
+		return qs_error_set(QS_EINVAL, "'%s': granularity %s needs an axis the rank-%d tensor does not have",
+				    t->name, gbuf, t->rank);
+	}
+	*axis = a;
+	return QS_OK;
+}
+
 int qs_groups_build(const struct qs_tensor *t, const struct qs_granularity *g, bool skip_nonfinite,
 		    struct qs_groups *out)
 {
 	memset(out, 0, sizeof *out);
 	int axis = 0;
 	if (g->kind != QS_GRAN_TENSOR) {
-		int channel_default = t->channel_axis >= 0 ? t->channel_axis : 0; /* the consumer's, when a model says */
-		axis = g->axis == QS_AXIS_DEFAULT || g->kind == QS_GRAN_TOKEN
-			       ? (g->kind == QS_GRAN_CHANNEL ? channel_default : t->rank - 1) : g->axis;
-		if (axis < 0)
-			axis += t->rank;
-		if (axis < 0 || axis >= t->rank) {
-			char gbuf[64];
-			qs_gran_format(g, gbuf, sizeof gbuf);
-			return qs_error_set(QS_EINVAL, "'%s': granularity %s needs an axis the rank-%d tensor does not have",
-					    t->name, gbuf, t->rank);
-		}
+		int rc = qs_gran_axis(t, g, &axis);
+		if (rc)
+			return rc;
 	}
 	struct axis_view v = {1, t->n, 1};
 	size_t count = 1;

@@ -27,6 +27,11 @@ int qs_gran_parse(const char *s, struct qs_granularity *out);
 /* Canonical text form, as parsed ("channel", "channel:1", "group:128", "group:32:0"). */
 void qs_gran_format(const struct qs_granularity *g, char *buf, size_t len);
 
+/* The axis a channel/group/token granularity splits t along (the consumer's output-channel axis for a plain
+ * `channel`, else 0; the last axis for group and token), counted from 0. QS_EINVAL naming the tensor when t has no
+ * such axis. */
+int qs_gran_axis(const struct qs_tensor *t, const struct qs_granularity *g, int *axis);
+
 /* A tensor's values regrouped: group k is values[offset[k] .. offset[k+1]). */
 struct qs_groups {
 	size_t count;
