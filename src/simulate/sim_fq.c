@@ -45,8 +45,9 @@ int qs_sim_group_index(const struct qs_tensor *t, const struct qs_granularity *g
 		*count = len;
 		return QS_OK;
 	}
-	/* group:G — fibres in C order of (outer, inner), blocks of G along the axis inside each fibre */
-	size_t G = g->group_size, blocks = (len + G - 1) / G;
+	/* group:G — fibres in C order of (outer, inner), blocks of G along the axis inside each fibre; token: one block
+	 * of the whole last axis per fibre */
+	size_t G = g->kind == QS_GRAN_TOKEN ? (len ? len : 1) : g->group_size, blocks = (len + G - 1) / G;
 	for (size_t i = 0; i < t->n; i++) {
 		size_t o = i / (inner * len), a = (i / inner) % len, in = i % inner;
 		group[i] = (o * inner + in) * blocks + a / G;

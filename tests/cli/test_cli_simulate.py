@@ -158,6 +158,20 @@ def check_conv(tmp):
               f"{np.abs(sim - want).max()}")
 
 
+def check_token(tmp):
+    """--act-granularity token: one dynamic (s, z) per row of X [rows, in], against the numpy per-row oracle."""
+    x = np.load(fx("lenet_fc1_in.npy")).astype(np.float64)
+    w = np.load(os.path.join(LENET, "fc1.weight.npy")).astype(np.float64)
+    out = os.path.join(tmp, "token")
+    r = run("--op", "linear", "--weight", os.path.join(LENET, "fc1.weight.npy"), "--input", fx("lenet_fc1_in.npy"),
+            "-b", "8", "-g", "channel", "--act", "dynamic", "--act-granularity", "token", "-o", out, "--save-outputs")
+    if check(r.returncode == 0, "token: exit 0", r.stderr):
+        sim = np.load(os.path.join(out, "simulated.npy"))
+        want = fq_channel0(x, 8, True, True) @ fq_channel0(w, 8, False, True).T
+        check(np.abs(sim - want).max() <= 1e-12 * np.abs(want).max(), "token: fake-quant output = numpy per-row oracle",
+              f"{np.abs(sim - want).max()}")
+
+
 def check_integer(tmp):
     base = ["--op", "linear", "--weight", os.path.join(LENET, "fc1.weight.npy"), "--bias",
             os.path.join(LENET, "fc1.bias.npy"), "--input", fx("lenet_fc1_in.npy"), "-b", "8", "-g", "channel",
@@ -438,6 +452,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="qs_sim_cli_") as tmp:
         check_linear(tmp)
         check_conv(tmp)
+        check_token(tmp)
         check_integer(tmp)
         check_sweep(tmp)
         check_qdyn_layers(tmp)
