@@ -2,6 +2,11 @@
 #include "calib.h"
 
 #include <math.h>
+#include <stdbool.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "../metrics/err.h"
 #include "../metrics/err_fast.h"
@@ -29,6 +34,16 @@
 #define MSE_GRID 200
 #define MSE_GRID_FINE 24
 #define MSE_GOLDEN_ITERS 32
+#define MSE_PARALLEL_N 65536 /* from this many values the grid is evaluated on all threads */
+
+static bool in_parallel(void)
+{
+#ifdef _OPENMP
+	return omp_in_parallel();
+#else
+	return false;
+#endif
+}
 
 static int mse_parse(const char *arg, double *param)
 {
@@ -47,8 +62,8 @@ struct mse_ctx {
 	double best_a, best_sse;
 };
 
-/* sse of the group quantized with the range a·[lo, hi]. Records the best point seen. */
-static double sse_at(struct mse_ctx *c, double a)
+/* sse of the group quantized with the range a·[lo, hi] (reads c only: safe on several threads). */
+static double sse_of(const struct mse_ctx *c, double a)
 {
 	struct qs_qparams p;
 	struct qs_err e;
@@ -57,12 +72,22 @@ static double sse_at(struct mse_ctx *c, double a)
 		qs_err_fast(c->prep, &c->q, &p, &e);
 	else
 		qs_err_ref(c->x, c->n, &c->q, &p, NULL, &e);
-	double sse = qs_err_sse(&e);
+	return qs_err_sse(&e);
+}
+
+/* Records (a, sse) if it is the best point seen so far (ties keep the smaller a). */
+static double record(struct mse_ctx *c, double a, double sse)
+{
 	if (sse < c->best_sse || (sse == c->best_sse && a < c->best_a)) {
 		c->best_sse = sse;
 		c->best_a = a;
 	}
 	return sse;
+}
+
+static double sse_at(struct mse_ctx *c, double a)
+{
+	return record(c, a, sse_of(c, a));
 }
 
 /* Golden-section search for a minimum of sse_at on [a, b]; the best point lands in c->best_a. */
@@ -132,11 +157,15 @@ static int mse_clip_range(const struct qs_calib_group *g, const struct qs_quanti
 	for (size_t k = 1; k <= MSE_GRID; k++)
 		grid[MSE_GRID_FINE + k - 1] = (double)k / MSE_GRID;
 	size_t count = MSE_GRID_FINE + MSE_GRID, best_k = count - 1;
-	double best = INFINITY;
+	double sse[MSE_GRID_FINE + MSE_GRID], best = INFINITY;
+	/* a large group's grid on all threads (when the caller is not already running groups in parallel); the points
+	 * are then recorded in grid order, so the result does not depend on the thread count */
+	#pragma omp parallel for schedule(dynamic, 4) if (n >= MSE_PARALLEL_N && !in_parallel())
+	for (size_t k = 0; k < count; k++)
+		sse[k] = sse_of(&c, grid[k]);
 	for (size_t k = 0; k < count; k++) {
-		double s = sse_at(&c, grid[k]);
-		if (s < best) {
-			best = s;
+		if (record(&c, grid[k], sse[k]) < best) {
+			best = sse[k];
 			best_k = k;
 		}
 	}

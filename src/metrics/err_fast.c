@@ -81,13 +81,18 @@ static uint64_t sort_key(double x)
 	return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
 }
 
-/* The same for a float32 (x must be one exactly); qs_err_prepared_at inverts it. */
-static uint32_t sort_key32(double x)
+/* The same for a float32; qs_err_prepared_at inverts it. */
+static uint32_t float_key(float f)
 {
-	float f = (float)x;
 	uint32_t u;
 	memcpy(&u, &f, sizeof u);
 	return (u >> 31) ? ~u : u | (UINT32_C(1) << 31);
+}
+
+/* The key of x, which must be a float32 exactly. */
+static uint32_t sort_key32(double x)
+{
+	return float_key((float)x);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -132,8 +137,8 @@ static void radix_sort(double *a, double *tmp, size_t *count, size_t n)
 }
 
 /* Float32 keys: groups of at least BUCKET_MIN_N values are first distributed by their top BUCKET_BITS bits (sign,
- * exponent, 7 mantissa bits: one counting pass fused with the signal pass, one scatter pass, no copy of the data),
- * then each bucket is sorted on its low 16 bits in cache. Smaller groups are sorted byte by byte. */
+ * exponent, 7 mantissa bits: one counting pass fused with the check of the values, one scatter pass, no copy of the
+ * data), then each bucket is sorted on its low 16 bits in cache. Smaller groups are sorted byte by byte. */
 #define BUCKET_BITS 16
 #define BUCKET_COUNT ((size_t)1 << BUCKET_BITS)
 #define BUCKET_MIN_N 65536
@@ -198,11 +203,70 @@ static size_t slice_start(size_t n, size_t slices, size_t j)
 	return n / slices * j + (j < n % slices ? j : n % slices);
 }
 
+/* Block k's Σx and Σx² by Ogita-Rump-Oishi Sum2: the sum of B terms to O(B eps²) of Σ|term|, i.e. double-double
+ * quality. */
+static struct qs_err_prefix block_sums(const struct qs_err_prepared *d, size_t k)
+{
+	double h1 = 0.0, l1 = 0.0, h2 = 0.0, l2 = 0.0;
+	for (size_t i = k * B; i < (k + 1) * B; i++) {
+		double v = qs_err_prepared_at(d, i);
+		struct qs_dd t1 = two_sum(h1, v), sq = two_prod(v, v), t2 = two_sum(h2, sq.hi);
+		h1 = t1.hi;
+		l1 += t1.lo;
+		h2 = t2.hi;
+		l2 += t2.lo + sq.lo;
+	}
+	return (struct qs_err_prefix){ two_sum(h1, l1), two_sum(h2, l2) };
+}
+
+/* Block k's sums for float32 keys. When the block's values share sign and exponent (nearly every block of a large
+ * group: they are sorted), each is ±m 2^e with one e and an integer m < 2^24 (e = -149 for zeros and subnormals):
+ * Σm < 2^29 and Σm² < 2^53 are summed exactly as integers and scaled exactly by 2^e and 2^2e. Other blocks (the
+ * few where the exponent changes): block_sums. */
+static struct qs_err_prefix block_sums_f32(const struct qs_err_prepared *d, size_t k)
+{
+	const uint32_t *key = d->keys32 + k * B;
+	uint32_t top = key[0] >> 23; /* sign and exponent, as the key holds them */
+	if (top != key[B - 1] >> 23)
+		return block_sums(d, k);
+	bool negative = !(top >> 8);
+	uint32_t biased = negative ? ~top & 0xff : top & 0xff; /* the float's exponent field */
+	uint32_t implicit = biased ? UINT32_C(1) << 23 : 0;
+	uint64_t sum = 0, sum2 = 0;
+	for (size_t i = 0; i < B; i++) {
+		uint64_t m = ((negative ? ~key[i] : key[i]) & UINT32_C(0x7fffff)) | implicit;
+		sum += m;
+		sum2 += m * m;
+	}
+	int e = (biased ? (int)biased : 1) - 150;
+	double s1 = ldexp((double)sum, e);
+	return (struct qs_err_prefix){ { negative ? -s1 : s1, 0.0 }, { ldexp((double)sum2, 2 * e), 0.0 } };
+}
+
+/* Where a prepare puts block k's sums: the prefix array, in which (see struct qs_err_prepared) they wait at k + 1
+ * for k >= origin, at k below, until accumulated; and, for float32 keys, where the block's first key goes. */
+struct block_out {
+	struct qs_err_prefix *pre;
+	size_t origin;
+	uint32_t *starts; /* NULL for doubles */
+};
+
+/* Block k's sums, computed from the sorted values in d (float32 keys or doubles), to their place. */
+static void put_block(const struct block_out *o, const struct qs_err_prepared *d, size_t k)
+{
+	o->pre[k >= o->origin ? k + 1 : k] = d->keys32 ? block_sums_f32(d, k) : block_sums(d, k);
+	if (o->starts)
+		o->starts[k] = d->keys32[k * B];
+}
+
 /* keys[0..n) := the float32 keys of x[0..n) ascending. count: NULL (n < BUCKET_MIN_N), or `slices` arrays of
  * BUCKET_COUNT bucket sizes, one for each slice of x (scatter_slices), which this turns into scatter positions: the
  * slices are scattered in parallel, each into its own part of every bucket (the order inside a bucket does not
- * matter: the buckets are sorted next). Returns QS_ENOMEM if the scratch cannot be had. */
-static int sort_floats(const double *x, size_t n, size_t *count, size_t slices, uint32_t *keys)
+ * matter: the buckets are sorted next). With count, every whole block is also put (put_block), those inside a
+ * bucket right after the bucket is sorted, while it is in cache. Returns QS_ENOMEM
+ * if the scratch cannot be had. */
+static int sort_floats(const double *x, size_t n, size_t *count, size_t slices, uint32_t *keys,
+		       const struct block_out *blocks)
 {
 	if (!count) {
 		uint32_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
@@ -234,6 +298,7 @@ static int sort_floats(const double *x, size_t n, size_t *count, size_t slices, 
 	}
 	/* the last slice's count[b] is now the end of bucket b */
 	count += (slices - 1) * BUCKET_COUNT;
+	const struct qs_err_prepared view = { .keys32 = keys };
 	/* the buckets are sorted independently (in parallel for large groups) */
 	bool nomem = false;
 	#pragma omp parallel reduction(|| : nomem) if (n >= PARALLEL_PREPARE_N)
@@ -243,10 +308,19 @@ static int sort_floats(const double *x, size_t n, size_t *count, size_t slices, 
 		#pragma omp for schedule(dynamic, 256)
 		for (size_t b = 0; b < BUCKET_COUNT; b++) {
 			size_t start = b ? count[b - 1] : 0;
-			if (tmp)
-				radix_sort32(keys + start, tmp, count[b] - start, 2);
+			if (!tmp)
+				continue;
+			radix_sort32(keys + start, tmp, count[b] - start, 2);
+			for (size_t k = (start + B - 1) / B; (k + 1) * B <= count[b]; k++)
+				put_block(blocks, &view, k);
 		}
 		free(tmp);
+	}
+	/* the blocks that span buckets: those holding a bucket's start anywhere but at their own start */
+	for (size_t b = 1; b < BUCKET_COUNT && !nomem; b++) {
+		size_t k = count[b - 1] / B;
+		if (count[b - 1] % B && k < n / B)
+			put_block(blocks, &view, k);
 	}
 	return nomem ? QS_ENOMEM : QS_OK;
 }
@@ -259,6 +333,7 @@ void qs_err_prepared_free(struct qs_err_prepared *d)
 		return;
 	free(d->keys_buf);
 	free(d->sorted_buf);
+	free(d->starts_buf);
 	free(d->prefix);
 	memset(d, 0, sizeof *d);
 }
@@ -321,43 +396,18 @@ static int sort_doubles(const double *x, size_t n, struct qs_err_prepared *out)
 	return QS_OK;
 }
 
-/* Block k's Σx and Σx² by Ogita-Rump-Oishi Sum2: the sum of B terms to O(B eps²) of Σ|term|, i.e. double-double
- * quality. */
-static struct qs_err_prefix block_sums(const struct qs_err_prepared *d, size_t k)
+/* Counts the buckets of x[lo, hi) into c (c NULL: only checks); returns whether every value is a finite float32
+ * (the counts are meaningless otherwise). No early exit: the branch-free check costs next to nothing. */
+static bool count_floats(const double *x, size_t lo, size_t hi, size_t *c)
 {
-	double h1 = 0.0, l1 = 0.0, h2 = 0.0, l2 = 0.0;
-	for (size_t i = k * B; i < (k + 1) * B; i++) {
-		double v = qs_err_prepared_at(d, i);
-		struct qs_dd t1 = two_sum(h1, v), sq = two_prod(v, v), t2 = two_sum(h2, sq.hi);
-		h1 = t1.hi;
-		l1 += t1.lo;
-		h2 = t2.hi;
-		l2 += t2.lo + sq.lo;
+	int ok = 1;
+	for (size_t i = lo; i < hi; i++) {
+		float f = (float)x[i];
+		ok &= ((double)f == x[i]) & (fabsf(f) <= FLT_MAX);
+		if (c)
+			c[float_key(f) >> BUCKET_BITS]++;
 	}
-	return (struct qs_err_prefix){ two_sum(h1, l1), two_sum(h2, l2) };
-}
-
-/* block_sums for float32 keys, on BLOCK_LANES consecutive blocks k.. at once (independent chains: the additions of
- * one block wait on each other, those of different blocks do not). Each block's sums are block_sums' to the bit:
- * the same additions in the same order, and v² of a float32 is exact in double, so its two_prod error term, a zero
- * added to l2 (which is never -0), changes nothing. */
-#define BLOCK_LANES 4
-static void block_sums_keys(const uint32_t *keys, size_t k, struct qs_err_prefix out[BLOCK_LANES])
-{
-	const struct qs_err_prepared d = { .keys32 = (uint32_t *)keys };
-	double h1[BLOCK_LANES] = { 0.0 }, l1[BLOCK_LANES] = { 0.0 }, h2[BLOCK_LANES] = { 0.0 }, l2[BLOCK_LANES] = { 0.0 };
-	for (size_t i = 0; i < B; i++) {
-		for (size_t j = 0; j < BLOCK_LANES; j++) {
-			double v = qs_err_prepared_at(&d, (k + j) * B + i);
-			struct qs_dd t1 = two_sum(h1[j], v), t2 = two_sum(h2[j], v * v);
-			h1[j] = t1.hi;
-			l1[j] += t1.lo;
-			h2[j] = t2.hi;
-			l2[j] += t2.lo;
-		}
-	}
-	for (size_t j = 0; j < BLOCK_LANES; j++)
-		out[j] = (struct qs_err_prefix){ two_sum(h1[j], l1[j]), two_sum(h2[j], l2[j]) };
+	return ok;
 }
 
 int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
@@ -368,32 +418,24 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 	out->origin = 0;
 	out->keys32 = NULL;
 	out->sorted64 = NULL;
+	out->starts = NULL;
 	size_t slices = scatter_slices(n);
 	size_t *count = n >= BUCKET_MIN_N ? calloc(slices * BUCKET_COUNT, sizeof *count) : NULL;
 	if (n >= BUCKET_MIN_N && !count)
 		return qs_error_set(QS_ENOMEM, "out of memory preparing %zu values", n);
-	/* One pass for the signal (in input order, as qs_err_ref sums it) and the check of the values; beside it (on
-	 * another thread for large groups) the test for float32 values and the bucket counts. */
-	double signal = 0.0;
+	/* One pass (each slice of x on its own thread for large groups): the check of the values, the test for float32
+	 * values and their bucket counts. */
 	size_t bad = n; /* the first value the fast path refuses */
 	bool f32 = true; /* every value exactly a float32 (then each one's bucket is counted) */
-	#pragma omp parallel sections if (n >= PARALLEL_PREPARE_N)
-	{
-		#pragma omp section
-		for (size_t i = 0; i < n; i++) {
+	#pragma omp parallel for schedule(static, 1) reduction(min : bad) reduction(&& : f32) if (slices > 1)
+	for (size_t j = 0; j < slices; j++) {
+		size_t start = slice_start(n, slices, j), end = slice_start(n, slices, j + 1);
+		bool slice_f32 = count_floats(x, start, end, count ? count + j * BUCKET_COUNT : NULL);
+		f32 = f32 && slice_f32;
+		for (size_t i = start; i < end && !slice_f32; i++) {
 			if (!(fabs(x[i]) < 0x1p400)) {
-				bad = i;
+				bad = i < bad ? i : bad;
 				break;
-			}
-			signal += x[i] * x[i];
-		}
-		#pragma omp section
-		for (size_t j = 0; j < slices && f32; j++) {
-			size_t *c = count ? count + j * BUCKET_COUNT : NULL;
-			for (size_t i = slice_start(n, slices, j); i < slice_start(n, slices, j + 1) && f32; i++) {
-				f32 = fabs(x[i]) <= FLT_MAX && (double)(float)x[i] == x[i];
-				if (c && f32)
-					c[sort_key32(x[i]) >> BUCKET_BITS]++;
 			}
 		}
 	}
@@ -402,16 +444,29 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 		return qs_error_set(QS_ENONFINITE, "value %g at index %zu: the fast error path needs finite |x| < 2^400",
 				    x[bad], bad);
 	}
+	/* Origin: the block holding the first value whose sign bit is clear (from the bucket counts when there are any:
+	 * the sort then sums the blocks as it goes); prefix sums run outward from it. */
+	size_t i0 = 0;
+	for (size_t b = 0; f32 && count && b < BUCKET_COUNT / 2; b++)
+		for (size_t j = 0; j < slices; j++)
+			i0 += count[j * BUCKET_COUNT + b];
 	size_t nblk = n / B + 1;
 	void *prefix = out->prefix;
 	int rc = grow(&prefix, &out->cap_blk, nblk, sizeof *out->prefix);
 	out->prefix = prefix;
+	size_t origin = i0 / B;
+	bool summed = f32 && count; /* the block sums come with the bucket sort */
 	if (rc == QS_OK && f32) {
 		void *keys = out->keys_buf;
 		rc = grow(&keys, &out->cap32, n, sizeof(uint32_t));
 		out->keys_buf = keys;
+		void *starts = out->starts_buf;
 		if (rc == QS_OK)
-			rc = sort_floats(x, n, count, slices, out->keys_buf);
+			rc = grow(&starts, &out->cap_starts, n / B + 1, sizeof(uint32_t));
+		out->starts_buf = starts;
+		const struct block_out blocks = { out->prefix, origin, out->starts_buf };
+		if (rc == QS_OK)
+			rc = sort_floats(x, n, count, slices, out->keys_buf, &blocks);
 	} else if (rc == QS_OK) {
 		rc = sort_doubles(x, n, out);
 	}
@@ -423,37 +478,40 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 	view.n = n;
 	view.keys32 = f32 ? out->keys_buf : NULL;
 	view.sorted64 = f32 ? NULL : out->sorted_buf;
+	view.starts = f32 ? out->starts_buf : NULL;
 
-	/* Origin: the block holding the first non-negative value; prefix sums run outward from it. */
-	size_t i0 = 0;
-	while (i0 < n && qs_err_prepared_at(&view, i0) < 0.0)
-		i0++;
-	size_t origin = i0 / B;
 	struct qs_err_prefix *pre = out->prefix;
+	if (!summed) {
+		while (i0 < n && signbit(qs_err_prepared_at(&view, i0)))
+			i0++;
+		origin = i0 / B;
+		const struct block_out blocks = { pre, origin, view.starts };
+		#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
+		for (size_t k = 0; k < nblk - 1; k++)
+			put_block(&blocks, &view, k);
+	}
 	pre[origin] = (struct qs_err_prefix){ { 0.0, 0.0 }, { 0.0, 0.0 } };
-	/* Block k's sums wait at k + 1 (k >= origin) or at k (k < origin) until accumulated below. */
-	size_t lanes = f32 ? (nblk - 1) / BLOCK_LANES : 0; /* float32 keys: the blocks BLOCK_LANES at a time */
-	#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
-	for (size_t g = 0; g < lanes; g++) {
-		struct qs_err_prefix sums[BLOCK_LANES];
-		block_sums_keys(view.keys32, g * BLOCK_LANES, sums);
-		for (size_t j = 0; j < BLOCK_LANES; j++) {
-			size_t k = g * BLOCK_LANES + j;
-			pre[k >= origin ? k + 1 : k] = sums[j];
+	#pragma omp parallel sections if (n >= PARALLEL_PREPARE_N)
+	{
+		#pragma omp section
+		for (size_t k = origin + 1; k < nblk; k++) {
+			pre[k].x = dd_add(pre[k - 1].x, pre[k].x);
+			pre[k].x2 = dd_add(pre[k - 1].x2, pre[k].x2);
+		}
+		#pragma omp section
+		for (size_t k = origin; k-- > 0;) {
+			pre[k].x = dd_sub(pre[k + 1].x, pre[k].x);
+			pre[k].x2 = dd_sub(pre[k + 1].x2, pre[k].x2);
 		}
 	}
-	#pragma omp parallel for schedule(static) if (n >= PARALLEL_PREPARE_N)
-	for (size_t k = lanes * BLOCK_LANES; k < nblk - 1; k++)
-		pre[k >= origin ? k + 1 : k] = block_sums(&view, k);
-	for (size_t k = origin + 1; k < nblk; k++) {
-		pre[k].x = dd_add(pre[k - 1].x, pre[k].x);
-		pre[k].x2 = dd_add(pre[k - 1].x2, pre[k].x2);
+	/* Σx² from the sums (the same for any thread count; a sum as good as double-double, where qs_err_ref's plain
+	 * loop in input order is within n ulp of it) */
+	struct qs_dd signal = dd_sub(pre[nblk - 1].x2, pre[0].x2);
+	for (size_t i = (nblk - 1) * B; i < n; i++) {
+		double v = qs_err_prepared_at(&view, i);
+		signal = dd_add(signal, two_prod(v, v));
 	}
-	for (size_t k = origin; k-- > 0;) {
-		pre[k].x = dd_sub(pre[k + 1].x, pre[k].x);
-		pre[k].x2 = dd_sub(pre[k + 1].x2, pre[k].x2);
-	}
-	view.signal = signal;
+	view.signal = signal.hi + signal.lo;
 	view.nblk = nblk;
 	view.origin = origin;
 	*out = view;
@@ -508,16 +566,22 @@ static size_t level_search(const struct level *lv, const struct qs_err_prepared 
 	return hi;
 }
 
-/* First index i in [from, n] with x[i] > t (plain comparisons): galloping, then bisection. */
-static size_t first_above(const struct qs_err_prepared *d, size_t from, double t)
+/* Block k's first value (from the block starts). */
+static double start_at(const struct qs_err_prepared *d, size_t k)
 {
-	size_t n = d->n;
-	if (from >= n || at(d, from) > t)
-		return from;
-	size_t lo = from, hi = n, step = 1; /* x[lo] <= t, hi = n or x[hi] > t */
-	while (n - lo > step) {
+	const struct qs_err_prepared starts = { .keys32 = d->starts };
+	return qs_err_prepared_at(&starts, k);
+}
+
+/* First index i in (lo, hi] with value(d, i) > t, given value(d, lo) <= t and (hi is the end or value(d, hi) > t),
+ * for a non-decreasing value: galloping from lo, then bisection. */
+static size_t gallop(const struct qs_err_prepared *d, double (*value)(const struct qs_err_prepared *, size_t),
+		     size_t lo, size_t hi, double t)
+{
+	size_t step = 1;
+	while (hi - lo > step) {
 		size_t probe = lo + step;
-		if (at(d, probe) > t) {
+		if (value(d, probe) > t) {
 			hi = probe;
 			break;
 		}
@@ -526,12 +590,30 @@ static size_t first_above(const struct qs_err_prepared *d, size_t from, double t
 	}
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (at(d, mid) > t)
+		if (value(d, mid) > t)
 			hi = mid;
 		else
 			lo = mid;
 	}
 	return hi;
+}
+
+/* First index i in [from, n] with x[i] > t (plain comparisons). With block starts, the search is first narrowed to
+ * one block on them: a small array, so most of its probes hit the cache. */
+static size_t first_above(const struct qs_err_prepared *d, size_t from, double t)
+{
+	size_t n = d->n;
+	if (from >= n || at(d, from) > t)
+		return from;
+	size_t lo = from, hi = n; /* x[lo] <= t, hi = n or x[hi] > t */
+	size_t whole = n / B;      /* blocks with a start */
+	if (d->starts && from / B + 1 < whole) {
+		/* start[from / B] <= x[from] <= t: the last block k whose start is <= t, then x[kB] <= t < x[(k+1)B] */
+		size_t k1 = gallop(d, start_at, from / B, whole, t);
+		lo = (k1 - 1) * B > lo ? (k1 - 1) * B : lo;
+		hi = k1 < whole ? k1 * B : n;
+	}
+	return gallop(d, at, lo, hi, t);
 }
 
 /* First index r in (l, n] with level_of(x[r]) > level_of(x[l]) (r = n if none). The run's end is near the value

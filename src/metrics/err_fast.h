@@ -32,21 +32,26 @@ struct qs_err_prefix {
  * bits mapped to an unsigned integer with the floats' order (half the memory of doubles, and the sort is a
  * 16-bit bucket pass plus small in-cache sorts); otherwise as doubles in sorted64.
  *
- * With B = QS_ERR_BLOCK and i0 = origin * B (origin: the block holding the first non-negative value), prefix[k]
- * holds the sums over sorted[i0 .. kB) for k >= origin and minus the sums over sorted[kB .. i0) for k < origin, so
- * that the sums over [kB, k'B) are prefix[k'] - prefix[k]. Summing outward from the values nearest 0 keeps the
- * error of a difference relative to the magnitudes it spans (far outliers do not spoil the bulk). */
+ * With B = QS_ERR_BLOCK and i0 = origin * B (origin: the block holding the first value whose sign bit is clear),
+ * prefix[k] holds the sums over sorted[i0 .. kB) for k >= origin and minus the sums over sorted[kB .. i0) for
+ * k < origin, so that the sums over [kB, k'B) are prefix[k'] - prefix[k]. Summing outward from the values nearest 0
+ * keeps the error of a difference relative to the magnitudes it spans (far outliers do not spoil the bulk). A block
+ * of float32 values of one sign and exponent (nearly all of them) is summed exactly, the others to double-double
+ * quality. */
 struct qs_err_prepared {
 	size_t n;                      /* number of values */
 	uint32_t *keys32;              /* the values ascending as float32 order keys, or NULL (see above; n of them) */
 	double *sorted64;              /* the values ascending as doubles when keys32 is NULL (n of them) */
-	double signal;                 /* Σ x², accumulated in input order exactly as qs_err_ref does (bit-identical) */
+	double signal;                 /* Σ x², from the prefix sums (see qs_err_fast) */
 	size_t nblk;                   /* block boundaries: n / QS_ERR_BLOCK + 1 */
 	size_t origin;                 /* the block boundary where the prefix sums are 0 */
 	struct qs_err_prefix *prefix;  /* nblk prefix sums (see above) */
-	uint32_t *keys_buf;            /* buffers behind keys32 and sorted64, with their allocated lengths (reused by */
-	double *sorted_buf;            /* the next prepare) */
-	size_t cap32, cap64, cap_blk;
+	uint32_t *starts;              /* with keys32: starts[k] = keys32[k B], the first key of every whole block (a
+					* small array that searches narrow down to one block with), else NULL */
+	uint32_t *keys_buf;            /* buffers behind keys32, sorted64 and starts, with their allocated lengths */
+	double *sorted_buf;            /* (reused by the next prepare) */
+	uint32_t *starts_buf;
+	size_t cap32, cap64, cap_blk, cap_starts;
 };
 
 /* The i-th smallest value of a prepared group (exactly the value that was prepared). */
@@ -66,11 +71,11 @@ void qs_err_prepared_copy(const struct qs_err_prepared *d, double *out);
 
 /* Prepares x[0..n) (copied, x is not kept). `out` must be zero-initialised (`= {0}`) or hold an earlier prepare,
  * whose buffers are reused (grown as needed): a sweep over many groups can prepare them one after the other into
- * one struct. Cost O(n) (radix sort); keeps 4 (float32 values) or 8 bytes per value plus 32 / QS_ERR_BLOCK, and
- * needs 8 more per value while sorting doubles (float32 values: a buffer the size of the largest 16-bit bucket).
- * Returns QS_OK, QS_ENONFINITE for a NaN/Inf or |x| >= 2^400 (far beyond float32; keeps every double-double
- * product finite: use qs_err_ref for such data), or QS_ENOMEM. On error *out holds no group (n = 0) but stays valid
- * for qs_err_prepared_free and for another prepare. */
+ * one struct. Cost O(n) (radix sort); keeps 4 (float32 values) or 8 bytes per value plus 36 (doubles: 32) per
+ * QS_ERR_BLOCK values, and needs 8 more per value while sorting doubles (float32 values: a buffer the size of the
+ * largest 16-bit bucket). Returns QS_OK, QS_ENONFINITE for a NaN/Inf or |x| >= 2^400 (far beyond float32; keeps
+ * every double-double product finite: use qs_err_ref for such data), or QS_ENOMEM. On error *out holds no group
+ * (n = 0) but stays valid for qs_err_prepared_free and for another prepare. */
 int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out);
 
 /* Frees what qs_err_prepare allocated and zeroes *d; d may be NULL or zeroed. */
@@ -79,9 +84,10 @@ void qs_err_prepared_free(struct qs_err_prepared *d);
 /* The error decomposition of the prepared group under (q, p): the same result as
  * qs_err_ref(x, n, q, p, NULL, out) for rounding QS_ROUND_EVEN or QS_ROUND_AWAY (stochastic rounding is not
  * supported: asserted; use qs_err_ref). Levels are classified with the very expression qs_err_ref uses
- * (round(x / s) + z, clamped), so counts, clipped flags and max_abs are identical, ties included; signal is
- * identical; sse_clip and sse_round are sums of the same (x - x̂)² taken in another order, with cancellation-free
- * double-double arithmetic for the bulk of each level. Measured agreement with qs_err_ref: see
+ * (round(x / s) + z, clamped), so counts, clipped flags and max_abs are identical, ties included; signal, sse_clip
+ * and sse_round are sums of the same terms taken in another order, with cancellation-free double-double arithmetic
+ * for the bulk of each level (signal: the whole prefix, as accurate as double-double, where qs_err_ref's plain loop
+ * is within n ulp of the true sum). Measured agreement with qs_err_ref: see
  * tests/unit/test_err_fast.c.
  * Per level present in the data: sse(level) = Σx² - 2 x̂ Σx + m x̂² over its whole blocks (double-double) plus
  * Σ(x - x̂)² over its <= 2 (QS_ERR_BLOCK - 1) other values. Falls back to one pass over the sorted values when that

@@ -241,7 +241,7 @@ int qs_recommend(struct qs_rec_points *pts, const struct qs_target *target, stru
 			b++;
 		struct qs_rec_config cfg = {.tensor_rank = k[a].tensor_rank};
 		for (size_t c = a; c < b;) {
-			size_t d = c;
+			size_t d = c + 1;
 			while (d < b && strcmp(k[d].p->calib, k[c].p->calib) == 0)
 				d++;
 			double flo, fhi;

@@ -253,7 +253,8 @@ static int calibrate_groups(const struct qs_calib *calib, const struct qs_groups
 			    const struct qs_quantizer *q, double *lo, double *hi)
 {
 	size_t first_bad = SIZE_MAX;
-	#pragma omp parallel for schedule(dynamic, 4) reduction(min : first_bad) if (gr->n >= PARALLEL_MIN_VALUES)
+	#pragma omp parallel for schedule(dynamic, 4) reduction(min : first_bad) \
+	if (gr->n >= PARALLEL_MIN_VALUES && gr->count > 1)
 	for (size_t g = 0; g < gr->count; g++) {
 		lo[g] = hi[g] = 0.0;
 		if (!pr->empty[g] && calibrate_one(calib, gr, pr, g, q, &lo[g], &hi[g]) != QS_OK)

@@ -121,12 +121,16 @@ static struct axis_view view_around(const struct qs_tensor *t, int axis)
 	return v;
 }
 
+/* From this many values the check for NaN/Inf runs on all threads. */
+#define PARALLEL_CHECK_N ((size_t)1 << 20)
+
 static bool all_finite(const struct qs_tensor *t)
 {
+	size_t bad = 0;
+	#pragma omp parallel for schedule(static) reduction(+ : bad) if (t->n >= PARALLEL_CHECK_N)
 	for (size_t i = 0; i < t->n; i++)
-		if (!isfinite(t->data[i]))
-			return false;
-	return true;
+		bad += !isfinite(t->data[i]);
+	return bad == 0;
 }
 
 /* Appends x to the gather buffer, or counts/rejects it when not finite. */

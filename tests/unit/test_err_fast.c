@@ -447,7 +447,7 @@ START_TEST(test_f32_buckets)
 			}
 		}
 	}
-	/* A NaN deep inside a large group (checked beside the float32 test, on another thread): refused, named. */
+	/* A NaN deep inside a large group, in the second thread's slice: refused, named by its index. */
 	x[777777] = NAN;
 	ck_assert_int_eq(qs_err_prepare(x, nmax, &d), QS_ENONFINITE);
 	ck_assert_uint_eq(d.n, 0);
