@@ -7,7 +7,8 @@ Data: n float32 values from a Student-t(4) distribution (seeded). Baselines:
   numpy loop   one float32 fake-quant pass per sweep point, clip and round error split (timed on a few points,
                reported per point and scaled to the sweep's point count);
   torch loop   torch.fake_quantize_per_tensor_affine per point (if python3-torch is installed), same way;
-  Histogram    torch.ao HistogramObserver, one approximate 8-bit calibration (2048 bins);
+  Histogram    torch.ao HistogramObserver, one approximate 8-bit calibration (2048 bins): best of 4 calls, the
+               first one (slower: first-use overhead) printed beside it;
   floor        np.dot(x, x): one plain pass over the data.
 qscope is timed as a whole process (load, sort, sweep, CSVs, recommendation; --no-plots) on all cores; its CPU
 time (user + sys) is printed in brackets beside the wall time.
@@ -86,8 +87,10 @@ def main():
             obs = HistogramObserver(dtype=torch.qint8, qscheme=torch.per_tensor_symmetric)
             obs(xt)
             obs.calculate_qparams()
-        results["hist"] = best_of(hist, 1)
-        print(f"{'torch HistogramObserver, 8 bits (approx.)':44s} {results['hist'] * 1e3:10.2f} ms")
+        first = best_of(hist, 1)  # the first call in this process: what a one-off calibration costs
+        results["hist"] = min(first, best_of(hist))  # best of 4, as qscope is timed (best of 3): the ratio's base
+        print(f"{'torch HistogramObserver, 8 bits (approx.)':44s} {results['hist'] * 1e3:10.2f} ms"
+              f"   (best of 4; the first call: {first * 1e3:.2f} ms)")
     except ImportError:
         print("torch not installed (python3-torch): torch baselines skipped")
 
