@@ -598,18 +598,22 @@ static size_t gallop(const struct qs_err_prepared *d, double (*value)(const stru
 	return hi;
 }
 
-/* First index i in [from, n] with x[i] > t (plain comparisons). With block starts, the search is first narrowed to
- * one block on them: a small array, so most of its probes hit the cache. */
+/* First index i in [from, n] with x[i] > t (plain comparisons). A short run (the answer within B values) is searched
+ * on the values themselves; a longer one, with block starts, is first narrowed to one block on them: a small array,
+ * so most of its probes hit the cache. */
 static size_t first_above(const struct qs_err_prepared *d, size_t from, double t)
 {
 	size_t n = d->n;
 	if (from >= n || at(d, from) > t)
 		return from;
-	size_t lo = from, hi = n; /* x[lo] <= t, hi = n or x[hi] > t */
+	size_t near = n - from > B ? from + B : n;
+	if (near == n || at(d, near) > t)
+		return gallop(d, at, from, near, t);
+	size_t lo = near, hi = n; /* x[lo] <= t, hi = n or x[hi] > t */
 	size_t whole = n / B;      /* blocks with a start */
-	if (d->starts && from / B + 1 < whole) {
-		/* start[from / B] <= x[from] <= t: the last block k whose start is <= t, then x[kB] <= t < x[(k+1)B] */
-		size_t k1 = gallop(d, start_at, from / B, whole, t);
+	if (d->starts && lo / B + 1 < whole) {
+		/* start[lo / B] <= x[lo] <= t: the last block k whose start is <= t, then x[kB] <= t < x[(k+1)B] */
+		size_t k1 = gallop(d, start_at, lo / B, whole, t);
 		lo = (k1 - 1) * B > lo ? (k1 - 1) * B : lo;
 		hi = k1 < whole ? k1 * B : n;
 	}
