@@ -620,23 +620,34 @@ static size_t first_above(const struct qs_err_prepared *d, size_t from, double t
 	return gallop(d, at, lo, hi, t);
 }
 
-/* First index r in (l, n] with level_of(x[r]) > level_of(x[l]) (r = n if none). The run's end is near the value
- * t = (k - z + 1/2) s where round(x / s) + z passes k: values clearly below t (by far more than the rounding of
- * x / s) are in the run, values clearly above are not, so comparisons find a bracket [a, b] and level_of is
- * evaluated only at its two ends (checks: the bracket is used only when they confirm it) and inside it. */
-static size_t run_end(const struct level *lv, const struct qs_err_prepared *d, size_t l)
+/* First index r in (l, n] with level_of(x[r]) > k, where k = level_of(x[l]) (r = n if none). The run's end is near
+ * the value t = (k - z + 1/2) s where round(x / s) + z passes k: values clearly below t (by far more than the
+ * rounding of x / s) are in the run, values clearly above are not, so comparisons find a bracket [a, b] and level_of
+ * is evaluated only at its two ends (checks: the bracket is used only when they confirm it) and inside it. *next:
+ * level_of(x[r]) when it was evaluated on the way (the usual case), else NAN. */
+static size_t run_end(const struct level *lv, const struct qs_err_prepared *d, size_t l, double k, double *next)
 {
 	size_t n = d->n;
-	double k = level_of(lv, at(d, l));
+	*next = NAN;
 	if (k > lv->qmax) /* clipped high: the last run */
 		return n;
 	double t = (k - lv->z + 0.5) * lv->s;
 	double margin = fabs(t) * 0x1p-40 + 0x1p-1000;
 	size_t a = first_above(d, l + 1, t - margin);
 	size_t b = first_above(d, a, t + margin);
-	if ((a > l + 1 && level_of(lv, at(d, a - 1)) > k) || (b < n && !(level_of(lv, at(d, b)) > k)))
+	double kb = b < n ? level_of(lv, at(d, b)) : INFINITY;
+	if ((a > l + 1 && level_of(lv, at(d, a - 1)) > k) || !(kb > k))
 		return level_search(lv, d, l, n, k); /* not a bracket (extreme scales): search by level_of alone */
-	return level_search(lv, d, a - 1, b, k);
+	size_t r = level_search(lv, d, a - 1, b, k);
+	if (r == b && b < n)
+		*next = kb;
+	return r;
+}
+
+/* fmax for values that are never NaN (a compare, where fmax is a libm call). */
+static double larger(double a, double b)
+{
+	return a > b ? a : b;
 }
 
 static double sse_direct(const struct qs_err_prepared *d, size_t l, size_t r, double c)
@@ -665,7 +676,7 @@ static double sse_run(const struct qs_err_prepared *d, size_t l, size_t r, doubl
 	struct qs_dd s2 = dd_sub(d->prefix[kr].x2, d->prefix[kl].x2);
 	struct qs_dd blk = dd_add(s2, dd_mul_d(s1, -2.0 * c));
 	blk = dd_add(blk, dd_mul_d(two_prod(c, c), (double)((kr - kl) * B)));
-	return sse + fmax(blk.hi + blk.lo, 0.0);
+	return sse + larger(blk.hi + blk.lo, 0.0);
 }
 
 /* The fallback: one pass over the sorted values, each quantized as qs_err_ref does. */
@@ -686,15 +697,17 @@ static void err_sorted_pass(const struct qs_err_prepared *d, const struct qs_qua
 	}
 }
 
-static void err_walk(const struct qs_err_prepared *d, const struct qs_quantizer *q, const struct qs_qparams *p,
-		     const struct level *lv, struct qs_err *out)
+static void err_walk(const struct qs_err_prepared *d, const struct level *lv, struct qs_err *out)
 {
 	size_t n = d->n;
+	double k = level_of(lv, at(d, 0)); /* the level of x[l] */
 	for (size_t l = 0; l < n;) {
-		size_t r = run_end(lv, d, l);
-		bool clipped;
+		double next;
+		size_t r = run_end(lv, d, l, k, &next);
 		double xl = at(d, l), xr = at(d, r - 1);
-		double c = qs_quant_fake(q, p, xl, NULL, &clipped); /* x̂ of the whole run, bit-identical to the ref's */
+		/* x̂ of the whole run from its level, by the very operations of qs_quant_fake (bit-identical to the ref's) */
+		bool clipped = k < lv->qmin || k > lv->qmax;
+		double c = ((k < lv->qmin ? lv->qmin : k > lv->qmax ? lv->qmax : k) - lv->z) * lv->s;
 		double sse = sse_run(d, l, r, c);
 		if (clipped) {
 			out->n_clipped += r - l;
@@ -703,8 +716,10 @@ static void err_walk(const struct qs_err_prepared *d, const struct qs_quantizer 
 			out->sse_round += sse;
 		}
 		/* fl(x - c) is monotone in x, so the run's largest |x - x̂| is at one of its ends. */
-		out->max_abs = fmax(out->max_abs, fmax(fabs(xl - c), fabs(xr - c)));
+		out->max_abs = larger(out->max_abs, larger(fabs(xl - c), fabs(xr - c)));
 		l = r;
+		if (l < n)
+			k = isnan(next) ? level_of(lv, at(d, l)) : next;
 	}
 }
 
@@ -736,7 +751,7 @@ void qs_err_fast(const struct qs_err_prepared *d, const struct qs_quantizer *q, 
 	if (levels * (2.0 * log2((double)n) + 8.0) >= 8.0 * (double)n)
 		err_sorted_pass(d, q, p, out);
 	else
-		err_walk(d, q, p, &lv, out);
+		err_walk(d, &lv, out);
 }
 
 void qs_err_fast_walk(const struct qs_err_prepared *d, const struct qs_quantizer *q, const struct qs_qparams *p,
@@ -744,5 +759,5 @@ void qs_err_fast_walk(const struct qs_err_prepared *d, const struct qs_quantizer
 {
 	struct level lv;
 	if (err_begin(d, q, p, &lv, out))
-		err_walk(d, q, p, &lv, out);
+		err_walk(d, &lv, out);
 }
