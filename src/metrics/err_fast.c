@@ -679,21 +679,31 @@ static double sse_run(const struct qs_err_prepared *d, size_t l, size_t r, doubl
 	return sse + larger(blk.hi + blk.lo, 0.0);
 }
 
+/* x̂ of the values at level k (level_of's value), by the very operations of qs_quant_fake: clamp, minus z, times s
+ * (bit-identical to the ref's). */
+static double level_value(const struct level *lv, double k)
+{
+	return ((k < lv->qmin ? lv->qmin : k > lv->qmax ? lv->qmax : k) - lv->z) * lv->s;
+}
+
+static bool level_clipped(const struct level *lv, double k)
+{
+	return k < lv->qmin || k > lv->qmax;
+}
+
 /* The fallback: one pass over the sorted values, each quantized as qs_err_ref does. */
-static void err_sorted_pass(const struct qs_err_prepared *d, const struct qs_quantizer *q,
-			    const struct qs_qparams *p, struct qs_err *out)
+static void err_sorted_pass(const struct qs_err_prepared *d, const struct level *lv, struct qs_err *out)
 {
 	for (size_t i = 0; i < d->n; i++) {
-		bool clipped;
-		double xi = at(d, i);
-		double dx = xi - qs_quant_fake(q, p, xi, NULL, &clipped);
-		if (clipped) {
+		double xi = at(d, i), k = level_of(lv, xi);
+		double dx = xi - level_value(lv, k);
+		if (level_clipped(lv, k)) {
 			out->n_clipped++;
 			out->sse_clip += dx * dx;
 		} else {
 			out->sse_round += dx * dx;
 		}
-		out->max_abs = fmax(out->max_abs, fabs(dx));
+		out->max_abs = larger(out->max_abs, fabs(dx));
 	}
 }
 
@@ -705,11 +715,9 @@ static void err_walk(const struct qs_err_prepared *d, const struct level *lv, st
 		double next;
 		size_t r = run_end(lv, d, l, k, &next);
 		double xl = at(d, l), xr = at(d, r - 1);
-		/* x̂ of the whole run from its level, by the very operations of qs_quant_fake (bit-identical to the ref's) */
-		bool clipped = k < lv->qmin || k > lv->qmax;
-		double c = ((k < lv->qmin ? lv->qmin : k > lv->qmax ? lv->qmax : k) - lv->z) * lv->s;
+		double c = level_value(lv, k); /* x̂ of the whole run */
 		double sse = sse_run(d, l, r, c);
-		if (clipped) {
+		if (level_clipped(lv, k)) {
 			out->n_clipped += r - l;
 			out->sse_clip += sse;
 		} else {
@@ -749,7 +757,7 @@ void qs_err_fast(const struct qs_err_prepared *d, const struct qs_quantizer *q, 
 	size_t n = d->n;
 	double levels = level_of(&lv, at(d, n - 1)) - level_of(&lv, at(d, 0)) + 1.0;
 	if (levels * (2.0 * log2((double)n) + 8.0) >= 8.0 * (double)n)
-		err_sorted_pass(d, q, p, out);
+		err_sorted_pass(d, &lv, out);
 	else
 		err_walk(d, &lv, out);
 }
