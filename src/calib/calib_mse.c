@@ -2,15 +2,11 @@
 #include "calib.h"
 
 #include <math.h>
-#include <stdbool.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../metrics/err.h"
 #include "../metrics/err_fast.h"
 #include "../util/qs_error.h"
+#include "../util/qs_threads.h"
 
 /*
  * The search is one-dimensional in a factor a in (0, 1]:
@@ -35,15 +31,6 @@
 #define MSE_GRID_FINE 24
 #define MSE_GOLDEN_ITERS 32
 #define MSE_PARALLEL_N 65536 /* from this many values the grid is evaluated on all threads */
-
-static bool in_parallel(void)
-{
-#ifdef _OPENMP
-	return omp_in_parallel();
-#else
-	return false;
-#endif
-}
 
 static int mse_parse(const char *arg, double *param)
 {
@@ -160,7 +147,7 @@ static int mse_clip_range(const struct qs_calib_group *g, const struct qs_quanti
 	double sse[MSE_GRID_FINE + MSE_GRID], best = INFINITY;
 	/* a large group's grid on all threads (when the caller is not already running groups in parallel); the points
 	 * are then recorded in grid order, so the result does not depend on the thread count */
-	#pragma omp parallel for schedule(dynamic, 4) if (n >= MSE_PARALLEL_N && !in_parallel())
+	#pragma omp parallel for schedule(dynamic, 4) if (n >= MSE_PARALLEL_N && !qs_in_parallel())
 	for (size_t k = 0; k < count; k++)
 		sse[k] = sse_of(&c, grid[k]);
 	for (size_t k = 0; k < count; k++) {

@@ -8,12 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
+#include "../util/qs_threads.h"
 
 #define B QS_ERR_BLOCK
 
@@ -189,11 +186,7 @@ static void radix_sort32(uint32_t *a, uint32_t *tmp, size_t n, int bytes)
 /* The number of slices of x counted and scattered separately (one a thread) for a group of n values. */
 static size_t scatter_slices(size_t n)
 {
-	size_t slices = 1;
-#ifdef _OPENMP
-	if (n >= PARALLEL_PREPARE_N && !omp_in_parallel())
-		slices = (size_t)omp_get_max_threads();
-#endif
+	size_t slices = n >= PARALLEL_PREPARE_N && !qs_in_parallel() ? (size_t)qs_max_threads() : 1;
 	return slices < 1 ? 1 : slices > MAX_SLICES ? MAX_SLICES : slices;
 }
 

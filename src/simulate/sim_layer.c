@@ -6,11 +6,9 @@
 #include <string.h>
 
 #include <gsl/gsl_cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../util/qs_error.h"
+#include "../util/qs_threads.h"
 
 static const char *const op_names[] = {"linear", "conv2d"};
 
@@ -209,24 +207,6 @@ static void im2col(const struct qs_sim_layer *l, const struct conv_geom *g, cons
 			}
 }
 
-static int max_threads(void)
-{
-#ifdef _OPENMP
-	return omp_get_max_threads();
-#else
-	return 1;
-#endif
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-	return omp_get_thread_num();
-#else
-	return 0;
-#endif
-}
-
 /* (sample, group) pairs are independent GEMMs, shared among threads (from 16M multiply-adds on), each with its
  * own im2col buffer. */
 static int conv_forward(const struct qs_sim_layer *l, const double *w, const size_t *xshape, const double *x,
@@ -235,14 +215,14 @@ static int conv_forward(const struct qs_sim_layer *l, const double *w, const siz
 	struct conv_geom g = conv_geom(l, xshape);
 	size_t P = g.oh * g.ow, K = g.cg * g.kh * g.kw, KP = K * P > 0 ? K * P : 1;
 	long jobs = (long)(g.n * l->groups);
-	int threads = max_threads();
+	int threads = qs_max_threads();
 	double *cols = malloc((size_t)threads * KP * sizeof *cols);
 	if (!cols)
 		return qs_error_set(QS_ENOMEM, "conv2d: out of memory for the im2col workspace (%zu x %zu)", K, P);
 #pragma omp parallel for schedule(dynamic) if (jobs > 1 && (double)jobs * (double)(g.og * K * P) >= 16777216.0)
 	for (long j = 0; j < jobs; j++) {
 		size_t n = (size_t)j / l->groups, gi = (size_t)j % l->groups;
-		double *col = cols + (size_t)thread_id() * KP;
+		double *col = cols + (size_t)qs_thread_num() * KP;
 		im2col(l, &g, x + (n * g.c + gi * g.cg) * g.h * g.w, col);
 		double *yg = y + (n * g.out + gi * g.og) * P;
 		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.og, (int)P, (int)K, 1.0,
@@ -265,7 +245,7 @@ int qs_sim_layer_forward(const struct qs_sim_layer *l, const double *w, int xran
 	if (M && O && !K)
 		memset(y, 0, M * O * sizeof *y);
 	/* row blocks of X are independent GEMMs: one per thread, when there is enough work (16M multiply-adds) */
-	long blocks = M >= 64 && (double)M * (double)O * (double)K >= 16777216.0 ? max_threads() : 1;
+	long blocks = M >= 64 && (double)M * (double)O * (double)K >= 16777216.0 ? qs_max_threads() : 1;
 	size_t per = blocks > 0 ? (M + (size_t)blocks - 1) / (size_t)blocks : M;
 #pragma omp parallel for schedule(static) if (blocks > 1)
 	for (long t = 0; t < blocks; t++) {

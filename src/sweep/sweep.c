@@ -8,14 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include <gsl/gsl_statistics_double.h>
 
 #include "../metrics/err_fast.h"
 #include "../util/qs_error.h"
+#include "../util/qs_threads.h"
 
 size_t qs_sweep_config_count(const struct qs_sweep_spec *spec)
 {
@@ -179,24 +176,6 @@ struct config_bufs {
 	int n_threads;
 };
 
-static int max_threads(void)
-{
-#ifdef _OPENMP
-	return omp_get_max_threads();
-#else
-	return 1;
-#endif
-}
-
-static int thread_num(void)
-{
-#ifdef _OPENMP
-	return omp_get_thread_num();
-#else
-	return 0;
-#endif
-}
-
 static void config_bufs_free(struct config_bufs *b)
 {
 	free(b->lo);
@@ -219,7 +198,7 @@ static bool groups_in_parallel(size_t n_groups, size_t n_points, int n_threads)
 static int config_bufs_alloc(struct config_bufs *b, size_t n_groups, size_t n_points)
 {
 	memset(b, 0, sizeof *b);
-	b->n_threads = max_threads();
+	b->n_threads = qs_max_threads();
 	size_t rows = groups_in_parallel(n_groups, n_points, b->n_threads) ? 1 : n_points;
 	b->lo = malloc(n_groups * sizeof *b->lo);
 	b->hi = malloc(n_groups * sizeof *b->hi);
@@ -274,7 +253,7 @@ static int sweep_multipliers(const struct qs_sweep_spec *spec, const struct conf
 	if (!by_groups) {
 		#pragma omp parallel for schedule(dynamic, 1) if (c->gr->n >= PARALLEL_MIN_VALUES)
 		for (size_t im = 0; im < M; im++) {
-			struct scratch *s = &b->scratch[thread_num()];
+			struct scratch *s = &b->scratch[qs_thread_num()];
 			unsigned long seed = mix_seed(spec->seed, tensor_index, row->config_index, im);
 			for (size_t g = 0; g < G; g++)
 				eval_group(c, g, spec->multipliers[im], seed, s->rng, &b->scale[im * G + g],
@@ -289,7 +268,7 @@ static int sweep_multipliers(const struct qs_sweep_spec *spec, const struct conf
 			struct scratch *s0 = &b->scratch[0];
 			#pragma omp parallel for schedule(dynamic, 16) if (c->gr->n >= PARALLEL_MIN_VALUES)
 			for (size_t g = 0; g < G; g++) {
-				struct scratch *s = &b->scratch[thread_num()];
+				struct scratch *s = &b->scratch[qs_thread_num()];
 				eval_group(c, g, spec->multipliers[im], seed, s->rng, &b->scale[g], &b->zero_point[g],
 					   &s0->dead[g], &s0->gerr[g]);
 			}

@@ -6,9 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "qs_threads.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define LARGE_MIN ((size_t)8 << 20)
@@ -19,10 +17,8 @@
  * region nothing is done (a thread's scratch may be touched only in part). */
 static void fault_in(unsigned char *p, size_t size)
 {
-#ifdef _OPENMP
-	if (omp_in_parallel())
+	if (qs_in_parallel())
 		return;
-#endif
 	size_t pages = (size + SMALL_PAGE - 1) / SMALL_PAGE;
 	#pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < pages; i++)
