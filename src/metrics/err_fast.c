@@ -535,46 +535,36 @@ static double at(const struct qs_err_prepared *d, size_t i)
 	return qs_err_prepared_at(d, i);
 }
 
-/* First index r in (lo, hi] with level_of(x[r]) > k, given level_of(x[lo]) <= k and (hi = n or
- * level_of(x[hi]) > k): galloping from lo, then bisection. */
-static size_t level_search(const struct level *lv, const struct qs_err_prepared *d, size_t lo, size_t hi, double k)
+/* The sequences the searches run on, all non-decreasing in i: the values, the block starts (block i's first value)
+ * and the values' levels (lv: only for level_at). */
+static double value_at(const struct qs_err_prepared *d, const struct level *lv, size_t i)
 {
-	size_t step = 1;
-	while (hi - lo > step) {
-		size_t probe = lo + step;
-		if (level_of(lv, at(d, probe)) > k) {
-			hi = probe;
-			break;
-		}
-		lo = probe;
-		step *= 2;
-	}
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (level_of(lv, at(d, mid)) > k)
-			hi = mid;
-		else
-			lo = mid;
-	}
-	return hi;
+	(void)lv;
+	return at(d, i);
 }
 
-/* Block k's first value (from the block starts). */
-static double start_at(const struct qs_err_prepared *d, size_t k)
+static double start_at(const struct qs_err_prepared *d, const struct level *lv, size_t i)
 {
+	(void)lv;
 	const struct qs_err_prepared starts = { .keys32 = d->starts };
-	return qs_err_prepared_at(&starts, k);
+	return qs_err_prepared_at(&starts, i);
 }
 
-/* First index i in (lo, hi] with value(d, i) > t, given value(d, lo) <= t and (hi is the end or value(d, hi) > t),
- * for a non-decreasing value: galloping from lo, then bisection. */
-static size_t gallop(const struct qs_err_prepared *d, double (*value)(const struct qs_err_prepared *, size_t),
-		     size_t lo, size_t hi, double t)
+static double level_at(const struct qs_err_prepared *d, const struct level *lv, size_t i)
+{
+	return level_of(lv, at(d, i));
+}
+
+/* First index i in (lo, hi] with seq(i) > t, given seq(lo) <= t and (hi is the end or seq(hi) > t): galloping from
+ * lo, then bisection. */
+static size_t gallop(const struct qs_err_prepared *d, const struct level *lv,
+		     double (*seq)(const struct qs_err_prepared *, const struct level *, size_t), size_t lo, size_t hi,
+		     double t)
 {
 	size_t step = 1;
 	while (hi - lo > step) {
 		size_t probe = lo + step;
-		if (value(d, probe) > t) {
+		if (seq(d, lv, probe) > t) {
 			hi = probe;
 			break;
 		}
@@ -583,7 +573,7 @@ static size_t gallop(const struct qs_err_prepared *d, double (*value)(const stru
 	}
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (value(d, mid) > t)
+		if (seq(d, lv, mid) > t)
 			hi = mid;
 		else
 			lo = mid;
@@ -601,16 +591,16 @@ static size_t first_above(const struct qs_err_prepared *d, size_t from, double t
 		return from;
 	size_t near = n - from > B ? from + B : n;
 	if (near == n || at(d, near) > t)
-		return gallop(d, at, from, near, t);
+		return gallop(d, NULL, value_at, from, near, t);
 	size_t lo = near, hi = n; /* x[lo] <= t, hi = n or x[hi] > t */
 	size_t whole = n / B;      /* blocks with a start */
 	if (d->starts && lo / B + 1 < whole) {
 		/* start[lo / B] <= x[lo] <= t: the last block k whose start is <= t, then x[kB] <= t < x[(k+1)B] */
-		size_t k1 = gallop(d, start_at, lo / B, whole, t);
+		size_t k1 = gallop(d, NULL, start_at, lo / B, whole, t);
 		lo = (k1 - 1) * B > lo ? (k1 - 1) * B : lo;
 		hi = k1 < whole ? k1 * B : n;
 	}
-	return gallop(d, at, lo, hi, t);
+	return gallop(d, NULL, value_at, lo, hi, t);
 }
 
 /* First index r in (l, n] with level_of(x[r]) > k, where k = level_of(x[l]) (r = n if none). The run's end is near
@@ -630,8 +620,8 @@ static size_t run_end(const struct level *lv, const struct qs_err_prepared *d, s
 	size_t b = first_above(d, a, t + margin);
 	double kb = b < n ? level_of(lv, at(d, b)) : INFINITY;
 	if ((a > l + 1 && level_of(lv, at(d, a - 1)) > k) || !(kb > k))
-		return level_search(lv, d, l, n, k); /* not a bracket (extreme scales): search by level_of alone */
-	size_t r = level_search(lv, d, a - 1, b, k);
+		return gallop(d, lv, level_at, l, n, k); /* not a bracket (extreme scales): search by level_of alone */
+	size_t r = gallop(d, lv, level_at, a - 1, b, k);
 	if (r == b && b < n)
 		*next = kb;
 	return r;
