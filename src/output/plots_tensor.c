@@ -274,6 +274,21 @@ static int open_config_chart(struct qs_stage *st, const struct qs_plots_view *t,
 	return QS_OK;
 }
 
+/* When cfgs[i] (sorted by family) starts a family: ends the previous .dat block, labels the family in
+ * labels[*n_fam], writes the block's "# index" line and counts it; returns whether it did. */
+static bool family_block(FILE *dat, const struct qs_rec_config **cfgs, size_t i, char (*labels)[160], size_t *n_fam)
+{
+	const struct qs_rec_point *p = cfgs[i]->best;
+	if (i > 0 && !qs_rec_cmp_family(p, cfgs[i - 1]->best))
+		return false;
+	if (i > 0)
+		fputs("\n\n", dat);
+	qs_gp_family_label(p, labels[*n_fam], sizeof labels[*n_fam]);
+	fprintf(dat, "# index %zu: %s\n", *n_fam, labels[*n_fam]);
+	(*n_fam)++;
+	return true;
+}
+
 /* (2) the best rel against bits, one line per family (granularity, scheme, ...). */
 int qs_plots_err_vs_bits(struct qs_stage *st, const struct qs_plots_view *t, const struct qs_rec_config **cfgs)
 {
@@ -300,13 +315,8 @@ int qs_plots_err_vs_bits(struct qs_stage *st, const struct qs_plots_view *t, con
 	}
 	for (size_t i = 0; i < t->n_cfgs; i++) {
 		const struct qs_rec_point *p = cfgs[i]->best;
-		if (i == 0 || qs_rec_cmp_family(p, cfgs[i - 1]->best)) {
-			if (i > 0)
-				fputs("\n\n", dat);
-			qs_gp_family_label(p, labels[n_fam], sizeof labels[n_fam]);
-			fprintf(dat, "# index %zu: %s\n", n_fam, labels[n_fam]);
-			has[n_fam++] = false;
-		}
+		if (family_block(dat, cfgs, i, labels, &n_fam))
+			has[n_fam - 1] = false;
 		has[n_fam - 1] |= p->rel > 0.0;
 		fprintf(dat, "%d ", p->bits);
 		qs_gp_put_num(dat, p->rel);
@@ -391,13 +401,7 @@ int qs_plots_pareto(struct qs_stage *st, const struct qs_plots_view *t, const st
 		return qs_gp_close_files(st, fs, 2, qs_error_set(QS_ENOMEM, "out of memory writing charts"));
 	for (size_t i = 0; i < t->n_cfgs; i++) {
 		const struct qs_rec_point *p = cfgs[i]->best;
-		if (i == 0 || qs_rec_cmp_family(p, cfgs[i - 1]->best)) {
-			if (i > 0)
-				fputs("\n\n", dat);
-			qs_gp_family_label(p, labels[n_fam], sizeof labels[n_fam]);
-			fprintf(dat, "# index %zu: %s\n", n_fam, labels[n_fam]);
-			n_fam++;
-		}
+		family_block(dat, cfgs, i, labels, &n_fam);
 		qs_gp_put_num(dat, p->eff_bits);
 		fputc(' ', dat);
 		qs_gp_put_num(dat, p->rel);
