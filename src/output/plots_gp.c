@@ -157,6 +157,18 @@ int qs_gp_open_pair(struct qs_stage *st, const char *stem, const char *dat_suffi
 	return qs_stage_fopen(st, path, gp);
 }
 
+int qs_gp_open_tensor_chart(struct qs_stage *st, const struct qs_plots_view *t, const char *suffix, const char *lead,
+			    char *stem, size_t stem_len, FILE **fs)
+{
+	snprintf(stem, stem_len, "%s.%s", t->stem, suffix);
+	int rc = qs_gp_open_pair(st, stem, ".dat", &fs[0], &fs[1]);
+	if (rc)
+		return qs_gp_close_files(st, fs, 2, rc);
+	fprintf(fs[0], "# qscope: %s", lead);
+	qs_gp_dat_quote(fs[0], t->name);
+	return QS_OK;
+}
+
 int qs_gp_close_files(struct qs_stage *st, FILE **files, size_t n, int rc)
 {
 	for (size_t i = 0; i < n; i++) {

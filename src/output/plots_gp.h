@@ -64,6 +64,11 @@ struct qs_plots_view {
 	const struct qs_chart_tensor *data;    /* histogram and channel data, or NULL */
 };
 
+/* Opens plots/STEM.dat and plots/STEM.gp for tensor t's chart SUFFIX (STEM = "<t's stem>.<suffix>", written into
+ * stem) and starts the .dat with "# qscope: <lead><t's name, quoted>". On error both files are closed (fs[0..1]). */
+int qs_gp_open_tensor_chart(struct qs_stage *st, const struct qs_plots_view *t, const char *suffix, const char *lead,
+			    char *stem, size_t stem_len, FILE **fs);
+
 /* Per-tensor charts (plots_tensor.c, plots_values.c); cfgs: scratch room for the tensor's configurations. */
 int qs_plots_err_vs_scale(struct qs_stage *st, const struct qs_plots_view *t);
 int qs_plots_err_vs_bits(struct qs_stage *st, const struct qs_plots_view *t, const struct qs_rec_config **cfgs);

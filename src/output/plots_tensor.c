@@ -260,13 +260,11 @@ static int open_config_chart(struct qs_stage *st, const struct qs_plots_view *t,
 	for (size_t i = 0; i < t->n_cfgs; i++)
 		cfgs[i] = &t->cfgs[i];
 	qsort(cfgs, t->n_cfgs, sizeof *cfgs, cmp_config_family_bits);
-	snprintf(stem, stem_len, "%s.%s", t->stem, suffix);
-	int rc = qs_gp_open_pair(st, stem, ".dat", &fs[0], &fs[1]);
-	if (rc)
-		return qs_gp_close_files(st, fs, 2, rc);
 	char buf[LABEL_MAX];
-	fprintf(fs[0], "# qscope: %s, tensor ", what);
-	qs_gp_dat_quote(fs[0], t->name);
+	snprintf(buf, sizeof buf, "%s, tensor ", what);
+	int rc = qs_gp_open_tensor_chart(st, t, suffix, buf, stem, stem_len, fs);
+	if (rc)
+		return rc;
 	qs_gp_header(fs[1], stem, 1000, 600);
 	snprintf(buf, sizeof buf, "tensor %s (%s): %s", t->name, t->chosen->best->shape, what);
 	fputs("set title ", fs[1]);

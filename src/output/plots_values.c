@@ -22,14 +22,11 @@ int qs_plots_histogram(struct qs_stage *st, const struct qs_plots_view *t)
 {
 	const struct qs_chart_tensor *d = t->data;
 	char stem[STEM_MAX + 64], buf[LABEL_MAX];
-	snprintf(stem, sizeof stem, "%s.histogram", t->stem);
 	FILE *fs[2];
-	int rc = qs_gp_open_pair(st, stem, ".dat", &fs[0], &fs[1]);
+	int rc = qs_gp_open_tensor_chart(st, t, "histogram", "histogram of the values of tensor ", stem, sizeof stem, fs);
 	if (rc)
-		return qs_gp_close_files(st, fs, 2, rc);
+		return rc;
 	FILE *dat = fs[0], *gp = fs[1];
-	fputs("# qscope: histogram of the values of tensor ", dat);
-	qs_gp_dat_quote(dat, t->name);
 	fputs("\n# index 0: bins (empty ones left out)\n# bin_lo bin_hi count\n", dat);
 	double xlo = INFINITY, xhi = -INFINITY, cmax = 1.0;
 	for (size_t b = 0; b < d->n_bins; b++) {
@@ -108,14 +105,11 @@ int qs_plots_channels(struct qs_stage *st, const struct qs_plots_view *t)
 {
 	const struct qs_chart_tensor *d = t->data;
 	char stem[STEM_MAX + 64], buf[LABEL_MAX];
-	snprintf(stem, sizeof stem, "%s.channels", t->stem);
 	FILE *fs[2];
-	int rc = qs_gp_open_pair(st, stem, ".dat", &fs[0], &fs[1]);
+	int rc = qs_gp_open_tensor_chart(st, t, "channels", "per channel of tensor ", stem, sizeof stem, fs);
 	if (rc)
-		return qs_gp_close_files(st, fs, 2, rc);
+		return rc;
 	FILE *dat = fs[0], *gp = fs[1];
-	fputs("# qscope: per channel of tensor ", dat);
-	qs_gp_dat_quote(dat, t->name);
 	fprintf(dat, " (axis %d), %s; per-tensor quantization: %s, per-channel: %s\n"
 		     "# channel n absmax rel_tensor rel_channel rel_clip_tensor rel_round_tensor clipped_tensor "
 		     "rel_clip_channel rel_round_channel clipped_channel\n", d->axis, d->quant, d->how[0], d->how[1]);
