@@ -17,7 +17,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import best_of
 
 
 def main():
@@ -45,18 +46,10 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(cores) as ex:
             list(ex.map(lambda s: subprocess.run(["gnuplot", s], cwd=plots, check=True), scripts))
 
-    def best_of(fn):
-        best = float("inf")
-        for _ in range(a.repeat):
-            t0 = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t0)
-        return best
-
-    t_batched = best_of(batched)
+    t_batched = best_of(batched, a.repeat)
     ref = os.path.join(tmp, "batched")
     shutil.copytree(plots, ref)
-    t_single = best_of(one_each)
+    t_single = best_of(one_each, a.repeat)
     same = all(filecmp.cmp(os.path.join(ref, s[:-3] + ".png"), os.path.join(plots, s[:-3] + ".png"), shallow=False)
                for s in scripts)
     print(f"{len(scripts)} charts, {cores} cores")

@@ -20,20 +20,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
+from benchlib import best_of
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def best_of(fn, repeat):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def fq(x, s, z, qmin, qmax):

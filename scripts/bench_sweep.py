@@ -24,14 +24,7 @@ import time
 
 import numpy as np
 
-
-def best_of(fn, repeat=3):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from benchlib import best_of
 
 
 def numpy_point(x, scale, qmin, qmax):
