@@ -94,7 +94,10 @@ def main():
     amax = float(np.abs(xd).max())
     qmin, qmax = -(1 << (args.bits - 1)), (1 << (args.bits - 1)) - 1
     grid = np.arange(1, 201) / 200
-    scale = lambda a: a * amax / qmax
+
+    def scale(a):
+        return a * amax / qmax
+
     print(f"{args.n} float32 Student-t(4) values, {args.bits} bits, max|x| {amax:.4g}, 200 grid points a = k/200")
     for kb in args.key_bits:
         bk = Buckets(x, kb)
