@@ -42,15 +42,6 @@ int qs_cli_parse_shape(const char *s, struct qs_load_opts *opts);
 /* Parses an unsigned integer option value. */
 int qs_cli_parse_ulong(const char *s, const char *what, unsigned long *out);
 
-/* Input files: directories expand to their readable tensor files, in natural name order. */
-struct qs_inputs {
-	char **paths;
-	size_t n;
-	char stem[256]; /* default output name: the single file's stem, or the folder holding the inputs */
-};
-int qs_cli_inputs(char **args, int n_args, struct qs_inputs *out);
-void qs_cli_inputs_free(struct qs_inputs *in);
-
 /* Tensor name filters (--tensor GLOB, repeatable); no pattern selects everything. */
 struct qs_filter {
 	const char *globs[64];
@@ -65,6 +56,14 @@ struct qs_strings {
 };
 int qs_strings_add(struct qs_strings *l, const char *s);
 void qs_strings_free(struct qs_strings *l);
+
+/* Input files: directories expand to their readable tensor files, in natural name order. */
+struct qs_inputs {
+	struct qs_strings paths;
+	char stem[256]; /* default output name: the single file's stem, or the folder holding the inputs */
+};
+int qs_cli_inputs(char **args, int n_args, struct qs_inputs *out);
+void qs_cli_inputs_free(struct qs_inputs *in);
 
 /* An INI configuration file: its entries in file order ([section] key = value; a key given on several lines, or
  * continued on indented lines, gives several entries). */

@@ -175,9 +175,9 @@ int qs_cli_inspect(int argc, char **argv)
 	struct skipped_rows skipped = {&tb, &filter, false};
 	load.skipped = add_skipped;
 	load.skipped_ctx = &skipped;
-	for (size_t i = 0; i < in.n && rc == QS_OK; i++) {
+	for (size_t i = 0; i < in.paths.n && rc == QS_OK; i++) {
 		struct qs_source *src = NULL;
-		rc = qs_source_open(in.paths[i], &load, &src);
+		rc = qs_source_open(in.paths.items[i], &load, &src);
 		while (rc == QS_OK) {
 			struct qs_tensor *t;
 			rc = qs_source_next(src, &t);

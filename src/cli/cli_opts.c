@@ -15,7 +15,6 @@
 #include "quant/quantizer.h"
 #include "tensor/groups.h"
 #include "util/qs_error.h"
-#include "util/qs_alloc.h"
 
 int qs_cli_fail(int status, const char *command)
 {
@@ -164,21 +163,13 @@ static int cmp_paths(const void *a, const void *b)
 	return qs_natural_cmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int add_path(struct qs_inputs *in, size_t *cap, const char *path)
-{
-	if (!qs_grow(&in->paths, cap, in->n, sizeof *in->paths, 16) || !(in->paths[in->n] = strdup(path)))
-		return qs_error_set(QS_ENOMEM, "out of memory");
-	in->n++;
-	return QS_OK;
-}
-
 /* Files in a folder that a format claims by suffix (hidden files skipped). */
-static int add_folder(struct qs_inputs *in, size_t *cap, const char *dir)
+static int add_folder(struct qs_strings *paths, const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return qs_error_set(QS_EIO, "'%s': cannot open folder: %s", dir, strerror(errno));
-	size_t first = in->n;
+	size_t first = paths->n;
 	int rc = QS_OK;
 	for (struct dirent *e; rc == QS_OK && (e = readdir(d));) {
 		if (e->d_name[0] == '.')
@@ -187,13 +178,13 @@ static int add_folder(struct qs_inputs *in, size_t *cap, const char *dir)
 			continue;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		rc = add_path(in, cap, path);
+		rc = qs_strings_add(paths, path);
 	}
 	closedir(d);
-	if (rc == QS_OK && in->n == first)
+	if (rc == QS_OK && paths->n == first)
 		rc = qs_error_set(QS_EFORMAT, "'%s': folder holds no tensor files", dir);
 	if (rc == QS_OK)
-		qsort(in->paths + first, in->n - first, sizeof *in->paths, cmp_paths);
+		qsort(paths->items + first, paths->n - first, sizeof *paths->items, cmp_paths);
 	return rc;
 }
 
@@ -214,14 +205,13 @@ static void folder_name(const char *path, char *buf, size_t len)
 int qs_cli_inputs(char **args, int n_args, struct qs_inputs *out)
 {
 	memset(out, 0, sizeof *out);
-	size_t cap = 0;
 	int rc = QS_OK;
 	for (int i = 0; i < n_args && rc == QS_OK; i++) {
 		struct stat sb;
 		if (stat(args[i], &sb) == 0 && S_ISDIR(sb.st_mode))
-			rc = add_folder(out, &cap, args[i]);
+			rc = add_folder(&out->paths, args[i]);
 		else
-			rc = add_path(out, &cap, args[i]);
+			rc = qs_strings_add(&out->paths, args[i]);
 	}
 	if (rc) {
 		qs_cli_inputs_free(out);
@@ -230,11 +220,11 @@ int qs_cli_inputs(char **args, int n_args, struct qs_inputs *out)
 	struct stat sb;
 	if (n_args == 1 && stat(args[0], &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		folder_name(args[0], out->stem, sizeof out->stem);
-	} else if (out->n == 1) {
-		qs_path_stem(out->paths[0], out->stem, sizeof out->stem);
+	} else if (out->paths.n == 1) {
+		qs_path_stem(out->paths.items[0], out->stem, sizeof out->stem);
 	} else {
 		char dir[4096];
-		snprintf(dir, sizeof dir, "%s", out->paths[0]);
+		snprintf(dir, sizeof dir, "%s", out->paths.items[0]);
 		char *slash = strrchr(dir, '/');
 		if (slash)
 			*slash = '\0';
@@ -245,9 +235,7 @@ int qs_cli_inputs(char **args, int n_args, struct qs_inputs *out)
 
 void qs_cli_inputs_free(struct qs_inputs *in)
 {
-	for (size_t i = 0; i < in->n; i++)
-		free(in->paths[i]);
-	free(in->paths);
+	qs_strings_free(&in->paths);
 	memset(in, 0, sizeof *in);
 }
 

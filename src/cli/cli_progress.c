@@ -28,9 +28,9 @@ void qs_cli_progress_count(struct qs_cli_progress *p, const struct qs_inputs *in
 	double values = 0.0;
 	size_t tensors = 0;
 	int rc = QS_OK;
-	for (size_t i = 0; i < in->n && rc == QS_OK; i++) {
+	for (size_t i = 0; i < in->paths.n && rc == QS_OK; i++) {
 		struct qs_source *src = NULL;
-		rc = qs_source_open(in->paths[i], load, &src);
+		rc = qs_source_open(in->paths.items[i], load, &src);
 		while (rc == QS_OK) {
 			struct qs_tensor *t;
 			rc = qs_source_next(src, &t);

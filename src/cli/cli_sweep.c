@@ -109,9 +109,9 @@ static void command_line(int argc, char **argv, char *buf, size_t len)
 static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, struct sink *s, size_t *n_tensors)
 {
 	int rc = QS_OK;
-	for (size_t i = 0; i < in->n && rc == QS_OK; i++) {
+	for (size_t i = 0; i < in->paths.n && rc == QS_OK; i++) {
 		struct qs_source *src = NULL;
-		rc = qs_source_open(in->paths[i], &o->load, &src);
+		rc = qs_source_open(in->paths.items[i], &o->load, &src);
 		while (rc == QS_OK) {
 			struct qs_tensor *t;
 			rc = qs_source_next(src, &t);
