@@ -13,6 +13,7 @@
 #include "simulate/sim_net.h"
 #include "simulate/sim_run.h"
 #include "util/qs_error.h"
+#include "util/qs_names.h"
 
 #define MAX_AXIS 32
 #define MAX_INPUTS 64
@@ -191,12 +192,11 @@ static int parse_hw(const char *s, const char *what, size_t min, size_t out[2])
 static int parse_mode(const char *s, enum qs_sim_act_mode *out)
 {
 	static const char *const names[] = {"none", "static", "dynamic"};
-	for (size_t i = 0; i < 3; i++)
-		if (strcmp(s, names[i]) == 0) {
-			*out = (enum qs_sim_act_mode)i;
-			return QS_OK;
-		}
-	return qs_error_set(QS_EUSAGE, "bad --act '%s' (use none, static or dynamic)", s);
+	int i = qs_name_index(names, sizeof names / sizeof *names, s);
+	if (i < 0)
+		return qs_error_set(QS_EUSAGE, "bad --act '%s' (use none, static or dynamic)", s);
+	*out = (enum qs_sim_act_mode)i;
+	return QS_OK;
 }
 
 static int parse_layers(const char *s, unsigned *mask)

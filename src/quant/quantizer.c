@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../util/qs_error.h"
+#include "../util/qs_names.h"
 
 void qs_quant_range(const struct qs_quantizer *q, long *qmin, long *qmax)
 {
@@ -150,20 +151,18 @@ const char *qs_profile_name(enum qs_profile profile)
 
 int qs_rounding_parse(const char *s, enum qs_rounding *out)
 {
-	for (size_t i = 0; i < sizeof rounding_names / sizeof *rounding_names; i++)
-		if (strcmp(s, rounding_names[i]) == 0) {
-			*out = (enum qs_rounding)i;
-			return QS_OK;
-		}
-	return qs_error_set(QS_EUSAGE, "unknown rounding '%s' (use even, away or stochastic)", s);
+	int i = qs_name_index(rounding_names, sizeof rounding_names / sizeof *rounding_names, s);
+	if (i < 0)
+		return qs_error_set(QS_EUSAGE, "unknown rounding '%s' (use even, away or stochastic)", s);
+	*out = (enum qs_rounding)i;
+	return QS_OK;
 }
 
 int qs_profile_parse(const char *s, enum qs_profile *out)
 {
-	for (size_t i = 0; i < sizeof profile_names / sizeof *profile_names; i++)
-		if (strcmp(s, profile_names[i]) == 0) {
-			*out = (enum qs_profile)i;
-			return QS_OK;
-		}
-	return qs_error_set(QS_EUSAGE, "unknown profile '%s' (use default or torch)", s);
+	int i = qs_name_index(profile_names, sizeof profile_names / sizeof *profile_names, s);
+	if (i < 0)
+		return qs_error_set(QS_EUSAGE, "unknown profile '%s' (use default or torch)", s);
+	*out = (enum qs_profile)i;
+	return QS_OK;
 }

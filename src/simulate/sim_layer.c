@@ -8,6 +8,7 @@
 #include <gsl/gsl_cblas.h>
 
 #include "../util/qs_error.h"
+#include "../util/qs_names.h"
 #include "../util/qs_threads.h"
 
 static const char *const op_names[] = {"linear", "conv2d"};
@@ -19,12 +20,11 @@ const char *qs_sim_op_name(enum qs_sim_op op)
 
 int qs_sim_op_parse(const char *s, enum qs_sim_op *out)
 {
-	for (size_t i = 0; i < sizeof op_names / sizeof *op_names; i++)
-		if (strcmp(s, op_names[i]) == 0) {
-			*out = (enum qs_sim_op)i;
-			return QS_OK;
-		}
-	return qs_error_set(QS_EUSAGE, "unknown op '%s' (use linear or conv2d)", s);
+	int i = qs_name_index(op_names, sizeof op_names / sizeof *op_names, s);
+	if (i < 0)
+		return qs_error_set(QS_EUSAGE, "unknown op '%s' (use linear or conv2d)", s);
+	*out = (enum qs_sim_op)i;
+	return QS_OK;
 }
 
 static void shape_text(int rank, const size_t *shape, char *buf, size_t len)
