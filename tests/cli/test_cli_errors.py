@@ -207,6 +207,15 @@ def test_paths(tmp):
     status, _, stderr, _ = run(case, ["sweep", missing])
     report("nonexistent input file", one_line_error(status, stderr, 1, [missing]) + leftovers(case))
 
+    # A folder input holding no file a format claims (only a text file).
+    folder = tempfile.mkdtemp(prefix="no_tensors.", dir=tmp)
+    with open(os.path.join(folder, "notes.txt"), "w") as f:
+        f.write("not a tensor\n")
+    case = new_case(tmp, "empty_folder")
+    status, _, stderr, _ = run(case, ["sweep", folder])
+    report("folder without tensor files",
+           one_line_error(status, stderr, 1, [folder, "holds no tensor files"]) + leftovers(case))
+
     # -o names an existing regular file: fail, and touch nothing.
     case = new_case(tmp, "output_is_file")
     target = os.path.join(case, "out")
