@@ -1,17 +1,21 @@
 #!/usr/bin/python3
 """Benchmark: qscope's exact sweep against what a user would otherwise run, all measured in this one run.
 
-Usage: scripts/bench_sweep.py [--qscope build/qscope] [--n 16777216] [--points 200]
+Usage: scripts/bench_sweep.py [--qscope build/qscope] [--bench-calib build/tests/bench_calib] [--n 16777216]
+                              [--points 200]
 
 Data: n float32 values from a Student-t(4) distribution (seeded). Baselines:
   numpy loop   one float32 fake-quant pass per sweep point, clip and round error split (timed on a few points,
                reported per point and scaled to the sweep's point count);
   torch loop   torch.fake_quantize_per_tensor_affine per point (if python3-torch is installed), same way;
   Histogram    torch.ao HistogramObserver, one approximate 8-bit calibration (2048 bins): best of 4 calls, the
-               first one (slower: first-use overhead) printed beside it;
+               first one (slower: first-use overhead) printed beside it; also as a whole Python process (start,
+               import torch, np.load, observe: what a user calibrating a dumped file from the shell waits for);
   floor        np.dot(x, x): one plain pass over the data.
 qscope is timed as a whole process (load, sort, sweep, CSVs, recommendation; --no-plots) on all cores; its CPU
-time (user + sys) is printed in brackets beside the wall time.
+time (user + sys) is printed in brackets beside the wall time. With --bench-calib (built by meson beside qscope),
+the exact mse calibration is also timed as an in-process library call (prepare + search on a tensor already in
+memory, first call and best of 4), the same footing as the in-process HistogramObserver call.
 torch baselines need Debian's python3-torch (not installed by scripts/install-deps.sh; skipped without it).
 """
 import argparse
@@ -38,6 +42,7 @@ def numpy_point(x, scale, qmin, qmax):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--qscope", default=os.path.join(os.path.dirname(__file__), "..", "build", "qscope"))
+    ap.add_argument("--bench-calib", help="build/tests/bench_calib: adds the in-process mse timing")
     ap.add_argument("--n", type=int, default=1 << 24)
     ap.add_argument("--points", type=int, default=200)
     ap.add_argument("--baseline-points", type=int, default=5)
@@ -84,6 +89,14 @@ def main():
         results["hist"] = min(first, best_of(hist))  # best of 4, as qscope is timed (best of 3): the ratio's base
         print(f"{'torch HistogramObserver, 8 bits (approx.)':44s} {results['hist'] * 1e3:10.2f} ms"
               f"   (best of 4; the first call: {first * 1e3:.2f} ms)")
+        code = ("import numpy, torch\n"
+                "from torch.ao.quantization.observer import HistogramObserver\n"
+                "obs = HistogramObserver(dtype=torch.qint8, qscheme=torch.per_tensor_symmetric)\n"
+                f"obs(torch.from_numpy(numpy.load({path!r})))\n"
+                "obs.calculate_qparams()\n")
+        results["hist_proc"] = best_of(lambda: subprocess.run([sys.executable, "-c", code], check=True), 2)
+        print(f"{'  the same as a whole Python process':44s} {results['hist_proc'] * 1e3:10.2f} ms"
+              f"   (best of 2: start, import torch, np.load, observe)")
     except ImportError:
         print("torch not installed (python3-torch): torch baselines skipped")
 
@@ -126,7 +139,15 @@ def main():
     line = f"{'qscope mse calibration, 8 bits (exact)':44s} {t * 1e3:10.2f} ms [{cpu['best'] * 1e3:4.0f}]"
     if "hist" in results:
         line += f"   {results['hist'] / t:8.2f}x HistogramObserver's speed"
+        line += f" ({results['hist_proc'] / t:.1f}x its whole process)"
     print(line)
+    if args.bench_calib:
+        r = subprocess.run([args.bench_calib, path, "mse", "8", "4"], check=True, capture_output=True, text=True)
+        first, best = (float(v) / 1e3 for v in r.stdout.split()[:2])
+        line = f"{'  in process: prepare + mse search (best of 4)':44s} {best * 1e3:10.2f} ms"
+        if "hist" in results:
+            line += f"   {results['hist'] / best:8.2f}x HistogramObserver's speed"
+        print(line + f"   (the first call: {first * 1e3:.2f} ms)")
 
     # a 4096 x 4096 weight, per-channel, every calibrator, 8 and 4 bits, 50 multipliers
     w = (rng.standard_t(4, size=(4096, 4096)) * rng.uniform(0.05, 1.0, size=(4096, 1))).astype(np.float32)
