@@ -70,8 +70,11 @@ int qs_export_tensor_from_point(const struct qs_rec_point *p, struct qs_export_t
 {
 	memset(t, 0, sizeof *t);
 	t->point = p;
-	if (!(p->scale > 0.0) || !isfinite(p->scale) || !isfinite(p->zero_point))
-		return qs_error_set(QS_EFORMAT, "'%s': bad scale/zero_point in the sweep CSV", p->tensor);
+	long qmin, qmax;
+	qs_export_qrange(p, &qmin, &qmax);
+	if (!(p->scale > 0.0) || !isfinite(p->scale) || !(p->zero_point >= qmin && p->zero_point <= qmax))
+		return qs_error_set(QS_EFORMAT, "'%s': bad scale/zero_point in the sweep CSV (%g, %g)", p->tensor, p->scale,
+				    p->zero_point);
 	int rc = alloc_groups(t, 1);
 	if (rc)
 		return rc;
@@ -221,11 +224,16 @@ int qs_export_tensor_load(const struct qs_rec_point *p, const char *stem, size_t
 	}
 	if (rc == QS_OK && ns != nz)
 		rc = qs_error_set(QS_EFORMAT, "'%s': %zu zero-points for %zu scales", path, nz, ns);
+	long qmin, qmax;
+	qs_export_qrange(p, &qmin, &qmax);
 	if (rc == QS_OK) {
 		t->ngroups = ns;
 		for (size_t g = 0; g < ns && rc == QS_OK; g++)
 			if (!(t->scale[g] > 0.0) || !isfinite(t->scale[g]))
-				rc = qs_error_set(QS_EFORMAT, "'%s': group %zu has scale %g", path, g, t->scale[g]);
+				rc = qs_error_set(QS_EFORMAT, "'%s.scale.npy': group %zu has scale %g", stem, g, t->scale[g]);
+			else if (t->zero_point[g] < qmin || t->zero_point[g] > qmax)
+				rc = qs_error_set(QS_EFORMAT, "'%s': group %zu has zero-point %ld outside %ld..%ld", path, g,
+						  t->zero_point[g], qmin, qmax);
 	}
 	free(path);
 	if (rc)

@@ -2,6 +2,7 @@
 #include "recommend.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,15 +36,45 @@ static void copy_field(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src);
 }
 
+/* A numeric column and the values a sweep can have written in it (NaN is never one of them). */
+struct numeric_col {
+	enum col col;
+	double lo, hi;
+	bool whole; /* an integer */
+};
+
+static const struct numeric_col numeric[] = {
+	{C_N, 0.0, 0x1p53, true},
+	{C_BITS, 2.0, 16.0, true},
+	{C_SIGNED, 0.0, 1.0, true},
+	{C_POW2, 0.0, 1.0, true},
+	{C_MULT, 0.0, DBL_MAX, false},
+	{C_SCALE, 0.0, DBL_MAX, false},
+	{C_ZP, -65536.0, 65536.0, false}, /* the median of the groups' zero-points: a half-integer at most 16 bits wide */
+	{C_REL, 0.0, DBL_MAX, false},
+	{C_REL_CLIP, 0.0, DBL_MAX, false},
+	{C_REL_ROUND, 0.0, DBL_MAX, false},
+	{C_SQNR, -INFINITY, INFINITY, false}, /* +inf: no error; -inf: no signal */
+	{C_EFF_BITS, 0.0, DBL_MAX, false},
+	{C_WORST, 0.0, DBL_MAX, false},
+	{C_QPARAMS_ROW, 0.0, 0x1p53, true},
+};
+
+/* Whether v can stand in column c (false for NaN). */
+static bool in_range(const struct numeric_col *c, double v)
+{
+	return v >= c->lo && v <= c->hi && (!c->whole || v == floor(v));
+}
+
+/* Parses one data row into pt. Returns 0, or 1 + the column whose field is not a number or out of its range (a
+ * sweep never writes such a value: the row was edited or damaged). */
 static int parse_point(char **f, const int *idx, struct qs_rec_point *pt)
 {
 	double v[N_COLS];
-	static const enum col numeric[] = {C_N, C_BITS, C_SIGNED, C_MULT, C_SCALE, C_ZP, C_REL, C_REL_CLIP,
-					   C_REL_ROUND, C_SQNR, C_EFF_BITS, C_POW2, C_WORST, C_QPARAMS_ROW};
 	for (size_t i = 0; i < sizeof numeric / sizeof *numeric; i++) {
-		enum col c = numeric[i];
+		enum col c = numeric[i].col;
 		v[c] = 0.0;
-		if (idx[c] >= 0 && to_double(f[idx[c]], &v[c]) != 0)
+		if (idx[c] >= 0 && (to_double(f[idx[c]], &v[c]) != 0 || !in_range(&numeric[i], v[c])))
 			return (int)c + 1;
 	}
 	memset(pt, 0, sizeof *pt);
@@ -67,7 +98,8 @@ static int parse_point(char **f, const int *idx, struct qs_rec_point *pt)
 	pt->eval_rel = NAN;
 	pt->activation = (idx[C_CALIB_BATCHES] >= 0 && f[idx[C_CALIB_BATCHES]][0]) ||
 			 (idx[C_MODE] >= 0 && strcmp(f[idx[C_MODE]], "dynamic") == 0);
-	if (idx[C_EVAL_REL] >= 0 && f[idx[C_EVAL_REL]][0] && to_double(f[idx[C_EVAL_REL]], &pt->eval_rel) != 0)
+	if (idx[C_EVAL_REL] >= 0 && f[idx[C_EVAL_REL]][0] &&
+	    (to_double(f[idx[C_EVAL_REL]], &pt->eval_rel) != 0 || !(pt->eval_rel >= 0.0)))
 		return C_EVAL_REL + 1;
 	qs_rec_set_mode(pt, idx[C_MODE] >= 0 && f[idx[C_MODE]][0] ? f[idx[C_MODE]] : "static", f[idx[C_CALIB]]);
 	copy_field(pt->profile, sizeof pt->profile, f[idx[C_PROFILE]]);
@@ -113,8 +145,8 @@ int qs_sweep_csv_read(const char *path, struct qs_rec_points *pts)
 		struct qs_rec_point pt;
 		int bad = parse_point(fields, idx, &pt);
 		if (bad) {
-			rc = qs_error_set(QS_EFORMAT, "'%s': line %zu: bad number in column '%s'", path, lineno,
-					  col_names[bad - 1]);
+			rc = qs_error_set(QS_EFORMAT, "'%s': line %zu: bad value '%s' in column '%s'", path, lineno,
+					  fields[idx[bad - 1]], col_names[bad - 1]);
 		} else if (!pt.tensor || !pt.shape || !pt.qparams) {
 			free(pt.tensor);
 			free(pt.shape);

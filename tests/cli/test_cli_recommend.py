@@ -101,6 +101,38 @@ with open(os.path.join(bad, "sweep.csv"), "w", newline="") as f:
 r = run(os.path.join(bad, "sweep.csv"))
 check(r.returncode == 1 and "line 2" in r.stderr and "'rel'" in r.stderr, "bad number: exit 1 naming line and column")
 check(os.listdir(bad) == ["sweep.csv"], "bad number: nothing written")
+# numbers no sweep writes (found by fuzzing: bits 1e10 was printed as -2147483648 and the target 'met'; bits 100
+# reached a 99-bit shift in export): each one alone is rejected, naming the line, the column and the value
+out_of_range = [("bits", "100"), ("bits", "1e10"), ("bits", "1"), ("bits", "4.5"), ("bits", "nan"), ("n", "-1"),
+                ("n", "2.5"), ("signed", "2"), ("pow2", "-1"), ("multiplier", "inf"), ("scale", "-0.1"),
+                ("zero_point", "-9.3e18"), ("zero_point", "nan"), ("rel", "nan"), ("rel", "-0.5"),
+                ("rel_clip", "inf"), ("rel_round", "-1"), ("sqnr_db", "nan"), ("eff_bits", "-4"),
+                ("worst_group_rel", "nan")]
+for col, value in out_of_range:
+    with open(os.path.join(bad, "sweep.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COLS)
+        w.writerow(row("A", 4, "tensor", 1.0, 0.03, 4.03))
+        broken = row("A", 4, "tensor", 1.0, 0.03, 4.03)
+        broken[COLS.index(col)] = value
+        w.writerow(broken)
+    r = run(os.path.join(bad, "sweep.csv"))
+    check(r.returncode == 1 and "line 3" in r.stderr and f"'{col}'" in r.stderr and f"'{value}'" in r.stderr
+          and os.listdir(bad) == ["sweep.csv"], f"{col} = {value}: exit 1 naming line, column and value")
+# the extremes a sweep does write are read: sqnr inf (no error) and -inf (no signal), rel 0, zero_point -65536
+with open(os.path.join(bad, "sweep.csv"), "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(COLS)
+    edge = row("A", 16, "tensor", 1.0, 0.03, 16.03)
+    edge[COLS.index("sqnr_db")] = "inf"
+    edge[COLS.index("rel")] = edge[COLS.index("rel_clip")] = edge[COLS.index("rel_round")] = "0"
+    edge[COLS.index("zero_point")] = "-65536"
+    w.writerow(edge)
+    edge = row("B", 2, "tensor", 1.0, 0.03, 2.03)
+    edge[COLS.index("sqnr_db")] = "-inf"
+    w.writerow(edge)
+r = run(os.path.join(bad, "sweep.csv"))
+check(r.returncode == 0, "sweep.csv with the extreme values a sweep writes: exit 0")
 check(run().returncode == 2 and run(sweep, "--target-rel", "-1").returncode == 2, "usage error: exit 2")
 
 subprocess.run(["rm", "-rf", tmp])

@@ -535,6 +535,11 @@ START_TEST(test_load_row)
 		ck_assert_int_eq(t.zero_point[g], (long)(2 * 5 + g) - 5);
 	}
 	qs_export_tensor_free(&t);
+	/* row 0's zero-points are -5..-1 (write_arrays): outside a 4-bit unsigned range, so refused, naming the file */
+	make_point(&h, "w", 4, 0, "full", "asym", "channel");
+	ck_assert_int_eq(qs_export_tensor_load(&h.p, stem, 0, &t), QS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(qs_error_message(), "cfg.zero_point.npy': group 0 has zero-point -5 outside 0..15"));
+	make_point(&h, "w", 8, 1, "full", "asym", "channel");
 	/* no row 4; an int64 file is not a float64 one */
 	ck_assert_int_eq(qs_export_tensor_load(&h.p, stem, 4, &t), QS_EFORMAT);
 	ck_assert_ptr_nonnull(strstr(qs_error_message(), "no row 4"));
@@ -574,12 +579,20 @@ START_TEST(test_find_and_qrange)
 	ck_assert_int_eq(qmax, 15);
 	struct qs_export_tensor t;
 	h.p.scale = 0.0123;
-	h.p.zero_point = -7;
+	h.p.zero_point = 7;
 	ck_assert_int_eq(qs_export_tensor_from_point(&h.p, &t), QS_OK);
 	ck_assert_uint_eq(t.ngroups, 1);
 	ck_assert(t.scale[0] == 0.0123);
-	ck_assert_int_eq(t.zero_point[0], -7);
+	ck_assert_int_eq(t.zero_point[0], 7);
 	qs_export_tensor_free(&t);
+	/* a zero-point outside the 4-bit unsigned range 0..15, or a scale that is no scale, is refused */
+	static const double bad[][2] = {{0.0123, -7}, {0.0123, 16}, {0.0123, NAN}, {0.0, 7}, {INFINITY, 7}, {NAN, 7}};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		h.p.scale = bad[i][0];
+		h.p.zero_point = bad[i][1];
+		ck_assert_int_eq(qs_export_tensor_from_point(&h.p, &t), QS_EFORMAT);
+		ck_assert_ptr_nonnull(strstr(qs_error_message(), "'w'"));
+	}
 	qs_export_tensor_free(NULL);
 }
 END_TEST
