@@ -225,8 +225,11 @@ static int conv_forward(const struct qs_sim_layer *l, const double *w, const siz
 		double *col = cols + (size_t)qs_thread_num() * KP;
 		im2col(l, &g, x + (n * g.c + gi * g.cg) * g.h * g.w, col);
 		double *yg = y + (n * g.out + gi * g.og) * P;
-		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.og, (int)P, (int)K, 1.0,
-			    w + gi * g.og * K, (int)K, col, (int)P, 0.0, yg, (int)P);
+		if (K) /* no input channels (K = 0): the sums are empty, and BLAS refuses a leading dimension of 0 */
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.og, (int)P, (int)K, 1.0,
+				    w + gi * g.og * K, (int)K, col, (int)P, 0.0, yg, (int)P);
+		else
+			memset(yg, 0, g.og * P * sizeof *yg);
 		if (l->bias)
 			for (size_t o = 0; o < g.og; o++)
 				for (size_t p = 0; p < P; p++)

@@ -146,6 +146,45 @@ START_TEST(test_shape_errors)
 }
 END_TEST
 
+/* No input channels (found by fuzzing: BLAS aborted on a leading dimension of 0): every sum is empty, so the output
+ * is the bias alone, for conv2d as for linear, and the fast path agrees with the reference. */
+START_TEST(test_no_input_channels)
+{
+	size_t ws[4] = {2, 0, 3, 3}, xs[4] = {1, 0, 5, 5}, bs[1] = {2}, lw[2] = {2, 0}, lx[2] = {3, 0};
+	struct qs_tensor *w = qs_tensor_alloc("w", "f64", 4, ws), *b = qs_tensor_alloc("b", "f64", 1, bs);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_ptr_nonnull(b);
+	b->data[0] = 2.385;
+	b->data[1] = -1.5;
+	struct qs_sim_layer l = {.op = QS_SIM_CONV2D, .weight = w, .bias = b, .stride = {1, 1}, .dilation = {1, 1},
+				 .groups = 1};
+	double x[1] = {0.0}, y[18], yref[18];
+	for (int op = 0; op < 2; op++) {
+		int yrank;
+		size_t yshape[QS_MAX_RANK];
+		const size_t *xshape = op ? lx : xs;
+		if (op) {
+			qs_tensor_free(w);
+			w = qs_tensor_alloc("w", "f64", 2, lw);
+			ck_assert_ptr_nonnull(w);
+			l = (struct qs_sim_layer){.op = QS_SIM_LINEAR, .weight = w, .bias = b};
+		}
+		ck_assert_int_eq(qs_sim_layer_shape(&l, op ? 2 : 4, xshape, &yrank, yshape), QS_OK);
+		size_t ny = op ? 6 : 18; /* [1, 2, 3, 3] or [3, 2] */
+		ck_assert_uint_eq(yshape[1], 2); /* output channels, both ops */
+		ck_assert_int_eq(qs_sim_layer_forward(&l, w->data, op ? 2 : 4, xshape, x, y), QS_OK);
+		qs_sim_layer_forward_ref(&l, w->data, op ? 2 : 4, xshape, x, yref);
+		for (size_t i = 0; i < ny; i++) {
+			size_t o = op ? i % 2 : i / 9;
+			ck_assert(y[i] == b->data[o]);
+			ck_assert(yref[i] == b->data[o]);
+		}
+	}
+	qs_tensor_free(w);
+	qs_tensor_free(b);
+}
+END_TEST
+
 /* ---- fake quantization -------------------------------------------------------------------------------------- */
 
 /* The group index of every element gathers the same values, in the same order, as qs_groups_build. */
@@ -384,6 +423,7 @@ static Suite *simulate_suite(void)
 	TCase *tc = tcase_create("float");
 	tcase_add_loop_test(tc, test_float_vs_torch, 0, (int)(sizeof cases / sizeof *cases));
 	tcase_add_test(tc, test_shape_errors);
+	tcase_add_test(tc, test_no_input_channels);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fakequant");
