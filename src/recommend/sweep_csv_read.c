@@ -36,33 +36,36 @@ static void copy_field(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src);
 }
 
-/* A numeric column and the values a sweep can have written in it (NaN is never one of them). */
+/* A numeric column and the values a sweep can have written in it. */
 struct numeric_col {
 	enum col col;
 	double lo, hi;
-	bool whole; /* an integer */
+	bool whole;  /* an integer */
+	bool nan_ok; /* NaN allowed: scale and zero-point of a run-time (dynamic) setting, which has none */
 };
 
 static const struct numeric_col numeric[] = {
-	{C_N, 0.0, 0x1p53, true},
-	{C_BITS, 2.0, 16.0, true},
-	{C_SIGNED, 0.0, 1.0, true},
-	{C_POW2, 0.0, 1.0, true},
-	{C_MULT, 0.0, DBL_MAX, false},
-	{C_SCALE, 0.0, DBL_MAX, false},
-	{C_ZP, -65536.0, 65536.0, false}, /* the median of the groups' zero-points: a half-integer at most 16 bits wide */
-	{C_REL, 0.0, DBL_MAX, false},
-	{C_REL_CLIP, 0.0, DBL_MAX, false},
-	{C_REL_ROUND, 0.0, DBL_MAX, false},
-	{C_SQNR, -INFINITY, INFINITY, false}, /* +inf: no error; -inf: no signal */
-	{C_EFF_BITS, 0.0, DBL_MAX, false},
-	{C_WORST, 0.0, DBL_MAX, false},
-	{C_QPARAMS_ROW, 0.0, 0x1p53, true},
+	{C_N, 0.0, 0x1p53, true, false},
+	{C_BITS, 2.0, 16.0, true, false},
+	{C_SIGNED, 0.0, 1.0, true, false},
+	{C_POW2, 0.0, 1.0, true, false},
+	{C_MULT, 0.0, DBL_MAX, false, false},
+	{C_SCALE, 0.0, DBL_MAX, false, true},
+	{C_ZP, -65536.0, 65536.0, false, true}, /* the median of the groups' zero-points, 16 bits at most */
+	{C_REL, 0.0, DBL_MAX, false, false},
+	{C_REL_CLIP, 0.0, DBL_MAX, false, false},
+	{C_REL_ROUND, 0.0, DBL_MAX, false, false},
+	{C_SQNR, -INFINITY, INFINITY, false, false}, /* +inf: no error; -inf: no signal */
+	{C_EFF_BITS, 0.0, DBL_MAX, false, false},
+	{C_WORST, 0.0, DBL_MAX, false, false},
+	{C_QPARAMS_ROW, 0.0, 0x1p53, true, false},
 };
 
-/* Whether v can stand in column c (false for NaN). */
+/* Whether v can stand in column c. */
 static bool in_range(const struct numeric_col *c, double v)
 {
+	if (isnan(v))
+		return c->nan_ok;
 	return v >= c->lo && v <= c->hi && (!c->whole || v == floor(v));
 }
 

@@ -105,7 +105,7 @@ check(os.listdir(bad) == ["sweep.csv"], "bad number: nothing written")
 # reached a 99-bit shift in export): each one alone is rejected, naming the line, the column and the value
 out_of_range = [("bits", "100"), ("bits", "1e10"), ("bits", "1"), ("bits", "4.5"), ("bits", "nan"), ("n", "-1"),
                 ("n", "2.5"), ("signed", "2"), ("pow2", "-1"), ("multiplier", "inf"), ("scale", "-0.1"),
-                ("zero_point", "-9.3e18"), ("zero_point", "nan"), ("rel", "nan"), ("rel", "-0.5"),
+                ("zero_point", "-9.3e18"), ("zero_point", "inf"), ("rel", "nan"), ("rel", "-0.5"),
                 ("rel_clip", "inf"), ("rel_round", "-1"), ("sqnr_db", "nan"), ("eff_bits", "-4"),
                 ("worst_group_rel", "nan")]
 for col, value in out_of_range:
@@ -119,7 +119,8 @@ for col, value in out_of_range:
     r = run(os.path.join(bad, "sweep.csv"))
     check(r.returncode == 1 and "line 3" in r.stderr and f"'{col}'" in r.stderr and f"'{value}'" in r.stderr
           and os.listdir(bad) == ["sweep.csv"], f"{col} = {value}: exit 1 naming line, column and value")
-# the extremes a sweep does write are read: sqnr inf (no error) and -inf (no signal), rel 0, zero_point -65536
+# the extremes a sweep does write are read: sqnr inf (no error) and -inf (no signal), rel 0, zero_point -65536, and
+# scale and zero_point NaN (a run-time setting has none)
 with open(os.path.join(bad, "sweep.csv"), "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(COLS)
@@ -130,6 +131,7 @@ with open(os.path.join(bad, "sweep.csv"), "w", newline="") as f:
     w.writerow(edge)
     edge = row("B", 2, "tensor", 1.0, 0.03, 2.03)
     edge[COLS.index("sqnr_db")] = "-inf"
+    edge[COLS.index("scale")] = edge[COLS.index("zero_point")] = "nan"
     w.writerow(edge)
 r = run(os.path.join(bad, "sweep.csv"))
 check(r.returncode == 0, "sweep.csv with the extreme values a sweep writes: exit 0")
