@@ -17,6 +17,7 @@
 #include "output/stage.h"
 #include "sweep/sweep.h"
 #include "util/qs_error.h"
+#include "util/qs_names.h"
 
 /* Where rows go: the staged CSV, and optionally the qparams saver. Also the progress display. */
 struct sink {
@@ -30,6 +31,7 @@ struct sink {
 	double values_done;            /* values of the tensors swept so far */
 	size_t tensors_done, rows_in_tensor, rows_per_tensor;
 	const struct qs_target *chart_target; /* charts on: the recommendation target of the chart data */
+	struct qs_strings stems;       /* the file-safe names of the tensors swept so far (see claim_name) */
 	size_t set_first;              /* the current batch set's first point */
 };
 
@@ -105,6 +107,37 @@ static void command_line(int argc, char **argv, char *buf, size_t len)
 	}
 }
 
+/* Gives t a name that no earlier tensor of the run has, not even as a file name: sweep.csv's rows, the
+ * recommendation, qparams/ and the charts are all keyed by it, so two tensors called "w" (d1/w.npy, d2/w.npy), or
+ * "a/b" and "a_b", would otherwise be merged or overwrite each other's files. A clash becomes "w#2", "w#3", ...,
+ * with a note naming the input. */
+static int claim_name(struct sink *s, struct qs_tensor *t, const char *path)
+{
+	size_t len = strlen(t->name) + 24;
+	char *name = malloc(len), *stem = malloc(len);
+	int rc = name && stem ? QS_OK : qs_error_set(QS_ENOMEM, "out of memory");
+	bool taken = true;
+	for (size_t k = 1; rc == QS_OK && taken; k++) {
+		snprintf(name, len, k == 1 ? "%s" : "%s#%zu", t->name, k);
+		strcpy(stem, name);
+		qs_name_file_safe(stem);
+		taken = qs_name_index((const char *const *)s->stems.items, s->stems.n, stem) >= 0;
+	}
+	if (rc == QS_OK)
+		rc = qs_strings_add(&s->stems, stem);
+	if (rc == QS_OK && strcmp(name, t->name) != 0) {
+		qs_cli_progress_clear(&s->progress);
+		fprintf(stderr, "qscope: note: '%s': tensor '%s' is swept as '%s' (an earlier tensor has that name, or one "
+				"that makes the same file name)\n", path, t->name, name);
+		free(t->name);
+		t->name = name;
+		name = NULL;
+	}
+	free(name);
+	free(stem);
+	return rc;
+}
+
 /* Streams every selected tensor of every input through the sweep. */
 static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, struct sink *s, size_t *n_tensors)
 {
@@ -120,7 +153,9 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 			if (qs_cli_selected(&o->filter, t->name)) {
 				size_t first = s->points.n;
 				const struct qs_sweep_spec *spec = qs_sweep_spec_for(o, t->name);
-				rc = qs_sweep_tensor(spec, t, *n_tensors, write_row, s, note_skipped);
+				rc = claim_name(s, t, in->paths.items[i]);
+				if (rc == QS_OK)
+					rc = qs_sweep_tensor(spec, t, *n_tensors, write_row, s, note_skipped);
 				if (rc == QS_OK && o->plots)
 					rc = qs_chart_data_add(&s->charts, spec, t, &s->points, first, &o->target);
 				(*n_tensors)++;
@@ -258,6 +293,7 @@ int qs_cli_sweep(int argc, char **argv)
 out:
 	qs_stage_abort(stage);
 	qs_qparams_saver_free(&s.saver);
+	qs_strings_free(&s.stems);
 	qs_rec_points_free(&s.points);
 	qs_chart_data_free(&s.charts);
 	qs_cli_inputs_free(&in);

@@ -16,6 +16,7 @@
 #include "../quant/quantizer.h"
 #include "../tensor/groups.h"
 #include "../util/qs_error.h"
+#include "../util/qs_names.h"
 #include "npy_write.h"
 
 #define QS_TRT_HEADER "TRT-8601-EntropyCalibration2" /* TensorRT 8.6.1 */
@@ -429,15 +430,6 @@ static int write_ort(struct qs_stage *st, const char *file, const struct qs_expo
 
 /* ---- qparams: qscope's own JSON + per-group .npy ---- */
 
-/* Characters safe in a file name; anything else becomes '_'. */
-static void sanitize(char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      strchr("._-", *s)))
-			*s = '_';
-}
-
 static int write_npy_file(struct qs_stage *st, const char *path, const double *d, const long *l, size_t n)
 {
 	FILE *f;
@@ -519,7 +511,7 @@ static int write_qparams(struct qs_stage *st, const char *file, const struct qs_
 			break;
 		}
 		snprintf(stem, len, "qparams/%s", p->tensor);
-		sanitize(stem + 8);
+		qs_name_file_safe(stem + 8);
 		for (size_t k = 1;; k++) {
 			bool taken = false;
 			for (size_t j = 0; j < i; j++)
@@ -527,7 +519,7 @@ static int write_qparams(struct qs_stage *st, const char *file, const struct qs_
 			if (!taken)
 				break;
 			snprintf(stem, len, "qparams/%s-%zu", p->tensor, k);
-			sanitize(stem + 8);
+			qs_name_file_safe(stem + 8);
 		}
 		stems[i] = stem;
 		snprintf(path, len + 32, "%s.scale.npy", stem);

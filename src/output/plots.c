@@ -11,6 +11,7 @@
 
 #include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
+#include "../util/qs_names.h"
 #include "plots_gp.h"
 
 /* Points by tensor name, family, bits, calibrator, multiplier. */
@@ -195,8 +196,8 @@ static void plain_stem(const char *name, char *stem, size_t len)
 {
 	char base[STEM_MAX + 1];
 	snprintf(base, sizeof base, "%s", name);
-	qs_gp_sanitize(base);
-	bool reserved = strcmp(base, "model") == 0 || base[0] == '.' || base[0] == '\0';
+	qs_name_file_safe(base);
+	bool reserved = strcmp(base, "model") == 0;
 	snprintf(stem, len, reserved ? "_%s" : "%s", base);
 }
 

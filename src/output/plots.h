@@ -1,7 +1,7 @@
 /* Charts of a sweep as gnuplot data (.dat) and scripts (.gp) under OUT/plots/, and rendering them with gnuplot.
  *
- * Per tensor T (file stem: the name with every character outside [A-Za-z0-9._-] turned into '_', plus "-RANK" when
- * two names sanitize alike):
+ * Per tensor T (file stem: the name made file-safe by qs_name_file_safe, "model" as "_model", plus "-RANK" when two
+ * names come out alike):
  *   T.err_vs_scale   rel, rel_clip, rel_round against the multiplier m, one panel per bit width, for the tensor's
  *                    recommended granularity/scheme/range/profile/rounding; every calibrator a colour, its best
  *                    point marked, the optimum over calibrators starred; scale s = m·s_minmax on the top axis

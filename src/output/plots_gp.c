@@ -11,15 +11,6 @@ const char *const qs_gp_colours[QS_GP_N_COLOURS] = {"#1f77b4", "#ff7f0e", "#2ca0
 
 /* ---- strings -------------------------------------------------------------------------------------------------- */
 
-/* Characters safe in a file name (as src/output/qparams.c); anything else becomes '_'. */
-void qs_gp_sanitize(char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      strchr("._-", *s)))
-			*s = '_';
-}
-
 /* s as a single-quoted gnuplot string: '' for a quote, control characters as spaces. */
 void qs_gp_quote(FILE *f, const char *s)
 {

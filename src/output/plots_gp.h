@@ -20,8 +20,6 @@ extern const char *const qs_gp_colours[QS_GP_N_COLOURS];
 #define COLOUR_MET "#2ca02c"
 #define COLOUR_MISSED "#d62728"
 
-/* Characters safe in a file name (as src/output/qparams.c); anything else becomes '_'. */
-void qs_gp_sanitize(char *s);
 /* s as a single-quoted gnuplot string: '' for a quote, control characters as spaces. */
 void qs_gp_quote(FILE *f, const char *s);
 /* s as a double-quoted field of a gnuplot data file, which has no escapes: '"' becomes '\'', controls spaces. */

@@ -6,16 +6,8 @@
 #include <string.h>
 
 #include "../util/qs_error.h"
+#include "../util/qs_names.h"
 #include "npy_write.h"
-
-/* Characters safe in a file name; anything else becomes '_'. */
-static void sanitize(char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      strchr("._-", *s)))
-			*s = '_';
-}
 
 void qs_qparams_ref(const struct qs_sweep_row *r, char *buf, size_t len)
 {
@@ -24,9 +16,9 @@ void qs_qparams_ref(const struct qs_sweep_row *r, char *buf, size_t len)
 	snprintf(name, sizeof name, "%s", r->tensor->name);
 	qs_gran_format(r->gran, gran, sizeof gran);
 	snprintf(calib, sizeof calib, "%s", r->calib->label);
-	sanitize(name);
-	sanitize(gran);
-	sanitize(calib);
+	qs_name_file_safe(name);
+	qs_name_file_safe(gran);
+	qs_name_file_safe(calib);
 	snprintf(buf, len, "qparams/%s/%s-b%d-%s-%s-%s%s-%s-%s-%s", name, gran, q->bits,
 		 q->is_signed ? "signed" : "unsigned", q->narrow ? "narrow" : "full", q->asym ? "asym" : "sym",
 		 q->pow2 ? "-pow2" : "", calib, qs_profile_name(q->profile), qs_rounding_name(q->rounding));

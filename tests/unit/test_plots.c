@@ -302,14 +302,14 @@ START_TEST(test_manifest_and_prune)
 }
 END_TEST
 
-/* Chart stems: unsafe characters become '_', "model" and hidden names get a '_' prefix, clashes get "-RANK". */
+/* Chart stems: unsafe characters and a leading '.' become '_', "model" gets a '_' prefix, clashes get "-RANK". */
 START_TEST(test_tensor_stems)
 {
 	struct qs_rec_tensor tensors[5] = {
 		{.name = "a/b"}, {.name = "a_b"}, {.name = "model"}, {.name = ".hidden w"}, {.name = "a/b"},
 	};
 	struct qs_recommendation rec = {.tensors = tensors, .n_tensors = 5};
-	const char *const want[5] = {"a_b", "a_b-1", "_model", "_.hidden_w", "a_b-4"};
+	const char *const want[5] = {"a_b", "a_b-1", "_model", "_hidden_w", "a_b-4"};
 	for (size_t r = 0; r < 5; r++) {
 		char stem[256];
 		qs_plots_tensor_stem(&rec, r, stem, sizeof stem);

@@ -1,0 +1,83 @@
+"""CLI test: tensors whose names clash, as they are or as file names, stay separate in every output.
+
+Found by fuzzing: two inputs d1/w.npy and d2/w.npy were merged into one tensor "w" by the recommendation, npz members
+"a/b" and "a_b" wrote the same qparams files (the run failed half-written), and a member named ".." put its qparams
+files into OUT itself. Each tensor's row is checked against its own data with a numpy oracle (symmetric 8-bit minmax:
+s = max|x| / 127), so a mix-up shows as a wrong number, not only as a wrong name.
+Env: QSCOPE = the built binary.
+"""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from checks import check, summary
+
+QSCOPE = os.environ.get("QSCOPE", "qscope")
+
+
+def oracle(x):
+    """scale and rel of symmetric signed 8-bit minmax quantization (SPEC §1-3), in float64."""
+    x = x.astype(np.float64).ravel()
+    s = np.abs(x).max() / 127.0
+    xq = np.clip(np.round(x / s), -128, 127) * s
+    return s, float(np.sqrt(np.sum((x - xq) ** 2) / np.sum(x * x)))
+
+
+def sweep(out, *inputs):
+    return subprocess.run([QSCOPE, "sweep", "-q", "--no-plots", "--save-qparams", "-m", "1", "-b", "8", "-g", "tensor",
+                           "-o", out, *inputs], capture_output=True, text=True)
+
+
+def check_rows(out, expected, label):
+    """expected: tensor name -> its data. Rows, recommendation and saved scales must match name for name."""
+    rows = list(csv.DictReader(open(os.path.join(out, "sweep.csv"))))
+    check([r["tensor"] for r in rows] == list(expected), f"{label}: one row per tensor, in input order",
+          str([r["tensor"] for r in rows]))
+    rec = {r["tensor"] for r in csv.DictReader(open(os.path.join(out, "recommend.csv")))}
+    check(rec == set(expected), f"{label}: the recommendation keeps every tensor apart", str(rec))
+    for r in rows:
+        s, rel = oracle(expected[r["tensor"]])
+        check(abs(float(r["rel"]) - rel) <= 1e-12 * rel, f"{label}: {r['tensor']}: rel from its own data",
+              f"{r['rel']} vs {rel}")
+        saved = np.load(os.path.join(out, r["qparams"] + ".scale.npy"))
+        check(abs(float(saved.ravel()[0]) - s) <= 1e-15 * s, f"{label}: {r['tensor']}: its own saved scale")
+    check(len({r["qparams"] for r in rows}) == len(rows), f"{label}: a qparams folder per tensor")
+    top = sorted(os.listdir(out))
+    check(top == ["qparams", "recommend.csv", "sweep.csv"], f"{label}: nothing written outside qparams/", str(top))
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="qscope-names-")
+    try:
+        rng = np.random.default_rng(2385)
+        data = {d: rng.standard_t(4, size=(8, 5)).astype(np.float32) * (1.0 if d == "d1" else 7.5)
+                for d in ("d1", "d2")}
+        for d, x in data.items():
+            os.makedirs(os.path.join(tmp, d))
+            np.save(os.path.join(tmp, d, "w.npy"), x)
+        out = os.path.join(tmp, "out1")
+        r = sweep(out, os.path.join(tmp, "d1", "w.npy"), os.path.join(tmp, "d2", "w.npy"))
+        check(r.returncode == 0, "two files both holding 'w': exit 0", r.stderr)
+        check("d2/w.npy" in r.stderr and "'w#2'" in r.stderr, "the note names the input and the new name", r.stderr)
+        check_rows(out, {"w": data["d1"], "w#2": data["d2"]}, "same name")
+
+        members = {name: rng.standard_normal(6).astype(np.float32) * (i + 1.5)
+                   for i, name in enumerate(("a/b", "a_b", ".."))}
+        npz = os.path.join(tmp, "clash.npz")
+        np.savez(npz, **members)
+        out = os.path.join(tmp, "out2")
+        r = sweep(out, npz)
+        check(r.returncode == 0, "npz members 'a/b', 'a_b', '..': exit 0", r.stderr)
+        check_rows(out, {"a/b": members["a/b"], "a_b#2": members["a_b"], "..": members[".."]}, "same file name")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
