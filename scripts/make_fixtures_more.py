@@ -185,6 +185,17 @@ def main():
           st_bytes([], header_text=b'{"w": {"dtype": "Q4_K", "shape": [2], "data_offsets": [0, 8]}}') + b"\0" * 8)
     w.raw("bad/st_metadata.safetensors",
           st_bytes([], header_text=b'{"__metadata__": {"epoch": 3}}'))
+    # The offsets must tile the data buffer: no shared bytes, no bytes of no tensor, nothing after the last tensor.
+    w.raw("bad/st_overlap.safetensors",
+          st_bytes([], header_text=b'{"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}, '
+                                   b'"b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}}') + b"\0" * 24)
+    w.raw("bad/st_alias.safetensors",
+          st_bytes([], header_text=b'{"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}, '
+                                   b'"b": {"dtype": "F16", "shape": [8], "data_offsets": [0, 16]}}') + b"\0" * 16)
+    w.raw("bad/st_hole.safetensors",
+          st_bytes([], header_text=b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '
+                                   b'"b": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]}}') + b"\0" * 24)
+    w.raw("bad/st_trailing.safetensors", st_bytes(st_list[:1]) + b"polyglot tail")
     w.raw("bad/index_no_weight_map.safetensors.index.json", b'{"metadata": {"total_size": 0}}\n')
     w.raw("bad/index_missing_shard.safetensors.index.json",
           json.dumps({"weight_map": {"w": "model-00009-of-00009.safetensors"}}).encode() + b"\n")

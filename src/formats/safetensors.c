@@ -48,7 +48,7 @@ struct qs_st_file {
 	unsigned char *map;         /* the whole file, PROT_READ; pages are released once converted */
 	size_t size;
 	size_t data_start;          /* 8 + N: where the data buffer starts in the file */
-	struct qs_st_entry *entries; /* in file order (by begin offset) */
+	struct qs_st_entry *entries; /* in file order (by begin offset), tiling the data buffer */
 	size_t n_entries;
 	size_t next;
 };
@@ -193,15 +193,44 @@ static int qs_st_parse_entry(const char *path, const char *name, const json_t *v
 	return QS_OK;
 }
 
+/* By begin, then end (a zero-size tensor comes before the one starting where it sits), then header order. */
 static int qs_st_entry_cmp(const void *a, const void *b)
 {
 	const struct qs_st_entry *x = a, *y = b;
 	if (x->begin != y->begin)
 		return x->begin < y->begin ? -1 : 1;
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Parses the JSON header: every entry checked, kept in file order. */
+/* The sorted entries, skipped ones included, must tile the data buffer: the first begins at 0, each begins where
+ * the one before ends, the last ends at the end of the file. No two tensors share a byte (no aliasing) and no byte
+ * belongs to none (no hidden payload, no polyglot tail). Zero-size tensors sit on a boundary. */
+static int qs_st_check_coverage(const struct qs_st_file *sf, size_t buf_size)
+{
+	size_t pos = 0;
+	for (size_t i = 0; i < sf->n_entries; i++) {
+		const struct qs_st_entry *e = &sf->entries[i];
+		if (e->begin < pos) {
+			const struct qs_st_entry *p = &sf->entries[i - 1];
+			return qs_error_set(QS_EFORMAT, "'%s': tensors '%.80s' and '%.80s' overlap (bytes %zu-%zu and %zu-%zu)",
+			                    sf->path, p->name, e->name, p->begin, p->end, e->begin, e->end);
+		}
+		if (e->begin > pos)
+			return qs_error_set(QS_EFORMAT, "'%s': bytes %zu-%zu of the data belong to no tensor", sf->path, pos,
+			                    e->begin);
+		pos = e->end;
+	}
+	if (pos == buf_size)
+		return QS_OK;
+	if (sf->n_entries == 0)
+		return qs_error_set(QS_EFORMAT, "'%s': bytes 0-%zu of the data belong to no tensor (the header lists none)",
+		                    sf->path, buf_size);
+	return qs_error_set(QS_EFORMAT, "'%s': %zu bytes after the last tensor", sf->path, buf_size - pos);
+}
+
+/* Parses the JSON header: every entry checked, kept in file order, together covering the data buffer. */
 static int qs_st_parse_header(struct qs_st_file *sf, size_t header_len)
 {
 	const char *path = sf->path;
@@ -244,6 +273,7 @@ static int qs_st_parse_header(struct qs_st_file *sf, size_t header_len)
 		sf->n_entries++;
 	}
 	qsort(sf->entries, sf->n_entries, sizeof *sf->entries, qs_st_entry_cmp);
+	status = qs_st_check_coverage(sf, buf_size);
 out:
 	json_decref(root);
 	return status;

@@ -204,6 +204,10 @@ static const struct {
 	 "wrong dtype size (6 values of F32 need 24 bytes, data_offsets span 20)"},
 	{"bad/st_dtype.safetensors", QS_EFORMAT, NULL, "tensor 'w': unknown dtype 'Q4_K'"},
 	{"bad/st_metadata.safetensors", QS_EFORMAT, NULL, "__metadata__ must map strings to strings"},
+	{"bad/st_overlap.safetensors", QS_EFORMAT, NULL, "tensors 'a' and 'b' overlap (bytes 0-16 and 8-24)"},
+	{"bad/st_alias.safetensors", QS_EFORMAT, NULL, "tensors 'a' and 'b' overlap (bytes 0-16 and 0-16)"},
+	{"bad/st_hole.safetensors", QS_EFORMAT, NULL, "bytes 8-16 of the data belong to no tensor"},
+	{"bad/st_trailing.safetensors", QS_EFORMAT, NULL, "13 bytes after the last tensor"},
 	{"bad/index_no_weight_map.safetensors.index.json", QS_EFORMAT, NULL, "missing key 'weight_map'"},
 	{"bad/index_missing_shard.safetensors.index.json", QS_EIO, "bad/model-00009-of-00009.safetensors",
 	 "cannot open"},
@@ -344,20 +348,22 @@ END_TEST
 
 START_TEST(test_st_layouts)
 {
-	/* Overlapping tensors share bytes; a zero-size tensor; unaligned offsets; header padded with spaces; entries
-	 * handed out by offset whatever the key order; U8/BOOL/F8 entries skipped. */
+	/* Tensors tiling the buffer in an order unlike the key order: skipped BOOL/F8 entries first, a zero-size tensor
+	 * at the end, unaligned offsets, header padded with spaces; entries handed out by offset. */
 	const float v[3] = {2.385f, -0.5f, 1e-3f};
-	unsigned char data[1 + sizeof v];
+	unsigned char data[2 + sizeof v + 2 * sizeof v[0]];
 	data[0] = 0xAB;
-	memcpy(data + 1, v, sizeof v); /* the host is little-endian (see tests/fixtures/README.md) */
+	data[1] = 0x38;
+	memcpy(data + 2, v, sizeof v); /* the host is little-endian (see tests/fixtures/README.md) */
+	memcpy(data + 2 + sizeof v, v + 1, 2 * sizeof v[0]);
 	char path[256];
 	snprintf(path, sizeof path, "%s/layouts.safetensors", tmp_dir);
 	write_st(path,
-	         "{\"tail\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[5,13]},"
+	         "{\"tail\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[14,22]},"
 	         "\"flag\":{\"dtype\":\"BOOL\",\"shape\":[],\"data_offsets\":[0,1]},"
-	         "\"all\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[1,13]},"
-	         "\"none\":{\"dtype\":\"F64\",\"shape\":[0,4],\"data_offsets\":[13,13]},"
-	         "\"f8\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]},"
+	         "\"all\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[2,14]},"
+	         "\"none\":{\"dtype\":\"F64\",\"shape\":[0,4],\"data_offsets\":[22,22]},"
+	         "\"f8\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[1,2]},"
 	         "\"__metadata__\":{\"a\":\"b\"}}    ",
 	         data, sizeof data);
 	struct qs_tensor *ts[MAX_TENSORS];
@@ -377,9 +383,75 @@ START_TEST(test_st_layouts)
 }
 END_TEST
 
+/* Offsets against the tiling rule: the data buffer is 16 bytes (or none) of zeros. keyword NULL: the file loads,
+ * with n_float float tensors. */
+static const struct {
+	const char *header;
+	size_t data_len;
+	size_t n_float;
+	const char *keyword;
+} st_tilings[] = {
+	/* a skipped I32 between two floats still counts towards the tiling */
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+	 "\"ids\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[4,12]},"
+	 "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}",
+	 16, 2, NULL},
+	/* ... and so does its absence: a hole */
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+	 "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}",
+	 16, 0, "bytes 4-12 of the data belong to no tensor"},
+	/* a skipped tensor overlapping a float one */
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+	 "\"ids\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[12,16]}}",
+	 16, 0, "tensors 'a' and 'ids' overlap (bytes 0-16 and 12-16)"},
+	/* no tensor and no data; a zero-size tensor at either end */
+	{"{}", 0, 0, NULL},
+	{"{\"__metadata__\":{\"format\":\"pt\"}}", 0, 0, NULL},
+	{"{\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", 0, 1, NULL},
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+	 "\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
+	 "\"y\":{\"dtype\":\"F16\",\"shape\":[0],\"data_offsets\":[16,16]}}",
+	 16, 3, NULL},
+	/* a zero-size tensor inside another one */
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+	 "\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]}}",
+	 16, 0, "tensors 'a' and 'z' overlap (bytes 0-16 and 8-8)"},
+	/* data, but no tensor; the first tensor not at byte 0; a tensor short of the end */
+	{"{}", 16, 0, "bytes 0-16 of the data belong to no tensor"},
+	{"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16, 0,
+	 "bytes 0-8 of the data belong to no tensor"},
+	{"{\"a\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 16, 0,
+	 "8 bytes after the last tensor"},
+};
+
+START_TEST(test_st_tiling)
+{
+	static const unsigned char zeros[16];
+	char path[256], quoted[300];
+	snprintf(path, sizeof path, "%s/tiling%d.safetensors", tmp_dir, _i);
+	write_st(path, st_tilings[_i].header, zeros, st_tilings[_i].data_len);
+	struct qs_tensor *ts[MAX_TENSORS];
+	size_t n;
+	int status = load_all(path, ts, &n, NULL);
+	const char *msg = qs_error_message();
+	if (!st_tilings[_i].keyword) {
+		ck_assert_msg(status == QS_OK, "%s: %s", st_tilings[_i].header, msg);
+		ck_assert_uint_eq(n, st_tilings[_i].n_float);
+	} else {
+		ck_assert_msg(status == QS_EFORMAT, "%s: status %d (%s)", st_tilings[_i].header, status, msg);
+		snprintf(quoted, sizeof quoted, "'%s': ", path);
+		ck_assert_msg(strncmp(msg, quoted, strlen(quoted)) == 0 && strstr(msg, st_tilings[_i].keyword),
+		              "message '%s', expected %s...%s", msg, quoted, st_tilings[_i].keyword);
+		ck_assert_uint_eq(n, 0);
+	}
+	free_all(ts, n);
+}
+END_TEST
+
 START_TEST(test_st_large_window)
 {
-	/* A tensor larger than one conversion window (4 MiB), at an offset that is not page aligned. */
+	/* A tensor larger than one conversion window (4 MiB), at an offset that is not page aligned (after a skipped
+	 * 6-byte U8 tensor). */
 	size_t count = (5u << 20) / 2 + 3; /* F16 values: ~5 MiB */
 	unsigned char *data = malloc(6 + count * 2);
 	ck_assert_ptr_nonnull(data);
@@ -398,9 +470,11 @@ START_TEST(test_st_large_window)
 		data[6 + 2 * i] = (unsigned char)(h & 0xff);
 		data[6 + 2 * i + 1] = (unsigned char)(h >> 8);
 	}
-	char header[128], path[256];
-	snprintf(header, sizeof header, "{\"big\":{\"dtype\":\"F16\",\"shape\":[%zu],\"data_offsets\":[6,%zu]}}", count,
-	         6 + 2 * count);
+	char header[256], path[256];
+	snprintf(header, sizeof header,
+	         "{\"pad\":{\"dtype\":\"U8\",\"shape\":[6],\"data_offsets\":[0,6]},"
+	         "\"big\":{\"dtype\":\"F16\",\"shape\":[%zu],\"data_offsets\":[6,%zu]}}",
+	         count, 6 + 2 * count);
 	snprintf(path, sizeof path, "%s/big.safetensors", tmp_dir);
 	write_st(path, header, data, 6 + count * 2);
 	free(data);
@@ -451,6 +525,7 @@ static Suite *formats_more_suite(void)
 	tcase_add_unchecked_fixture(tw, tmp_setup, tmp_teardown); /* in the parent: cleans up after failures too */
 	tcase_add_test(tw, test_detect_by_magic);
 	tcase_add_test(tw, test_st_layouts);
+	tcase_add_loop_test(tw, test_st_tiling, 0, (int)(sizeof st_tilings / sizeof st_tilings[0]));
 	tcase_add_test(tw, test_st_large_window);
 	tcase_add_test(tw, test_st_header_absurd);
 	suite_add_tcase(s, tw);
