@@ -3,13 +3,13 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/qs_alloc.h"
 #include "util/qs_error.h"
+#include "util/qs_ini.h"
 
 struct reader {
 	struct qs_config *cfg;
@@ -54,18 +54,17 @@ int qs_config_read(const char *path, struct qs_config *out)
 	if (!f)
 		return qs_error_set(QS_EIO, "'%s': cannot open config: %s", path, strerror(errno));
 	struct reader r = {.cfg = out};
-	int line = ini_parse_file(f, on_entry, &r);
+	int line;
+	int rc = qs_ini_parse_file(f, path, on_entry, &r, &line);
 	fclose(f);
-	if (r.nomem) {
+	if (r.nomem)
+		rc = qs_error_set(QS_ENOMEM, "'%s': out of memory reading config", path);
+	else if (!rc && line != 0)
+		rc = qs_error_set(QS_EFORMAT, "'%s': line %d: not an INI line ('[section]', 'key = value' or a comment)",
+				  path, line);
+	if (rc)
 		qs_config_free(out);
-		return qs_error_set(QS_ENOMEM, "'%s': out of memory reading config", path);
-	}
-	if (line != 0) {
-		qs_config_free(out);
-		return qs_error_set(QS_EFORMAT, "'%s': line %d: not an INI line ('[section]', 'key = value' or a comment)",
-				    path, line);
-	}
-	return QS_OK;
+	return rc;
 }
 
 void qs_config_free(struct qs_config *c)

@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
 #include "../formats/format.h"
 #include "../util/qs_error.h"
+#include "../util/qs_ini.h"
 
 struct kind_entry {
 	const char *name;
@@ -275,15 +274,21 @@ int qs_net_load(const char *path, struct qs_net **out)
 		*slash = '\0';
 	else
 		ctx.dir[0] = '\0';
-	int line = ini_parse(path, handler, &ctx);
-	int rc = ctx.rc;
-	if (line == -1)
+	int line = 0, rc;
+	FILE *f = fopen(path, "r");
+	if (!f) {
 		rc = qs_error_set(QS_EIO, "'%s': cannot open network config: %s", path, strerror(errno));
-	else if (line == -2)
+	} else {
+		rc = qs_ini_parse_file(f, path, handler, &ctx, &line);
+		fclose(f);
+		if (rc == QS_OK)
+			rc = ctx.rc;
+	}
+	if (line == -2)
 		rc = qs_error_set(QS_ENOMEM, "'%s': out of memory reading the config", path);
 	else if (line > 0 && rc == QS_OK)
-		rc = qs_error_set(QS_EFORMAT, "'%s': line %d: malformed INI (expected [section] or key = value, at most "
-				  "199 characters)", path, line);
+		rc = qs_error_set(QS_EFORMAT, "'%s': line %d: malformed INI (expected [section] or key = value)", path,
+				  line);
 	else if (line > 0) {
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", qs_error_message());

@@ -178,6 +178,9 @@ MALFORMED = [
     ("[sweep]\nno-plots = maybe\n", "not a boolean"),
     ("[sweep]\nconfig = other.ini\n", "unknown key 'config'"),
     ("[sweep]\ninputs = missing.npy\n", "'missing.npy': cannot open"),
+    # inih's 200-byte buffer split longer lines: the tail of this 206-character comment used to set bits = 2
+    ("[sweep]\nbits = 8\n; " + "x" * 196 + "bits = 2\n", "line 3 is longer than 199 characters"),
+    ("[sweep]\r\nbits = 8\r\n\r\n; " + "x" * 198 + "\r\n", "line 4 is longer than 199 characters"),
 ]
 
 
@@ -198,12 +201,36 @@ def check_malformed(tmp):
     check(r.returncode == 2 and "needs a value" in r.stderr, "-c without a file: usage error", r.stderr)
 
 
+def check_line_limit(tmp):
+    """A line of 199 characters, inih's limit (its 200-byte buffer less the NUL), is read whole, with "\\n" or
+    "\\r\\n"; the line after it keeps its own number and its effect."""
+    tail = "/fc_0.w_0.npy"
+    line = "inputs = " + DATA + "/" * (199 - len("inputs = " + DATA + tail)) + tail
+    check(len(line) == 199, "line-limit fixture: the inputs line has 199 characters", len(line))
+    for i, eol in enumerate(["\n", "\r\n"]):
+        name = f"limit{i}.ini"
+        with open(os.path.join(tmp, name), "w", newline="") as f:
+            f.write(eol.join(["[sweep]", line, "bits = 5", "multipliers = 1", "granularity = tensor", ""]))
+        r = run(["-c", name, "-o", f"out{i}", "--no-plots"], tmp)
+        if check(r.returncode == 0, f"{name}: a 199-character line ({eol!r}) is accepted", r.stderr):
+            t = rows(os.path.join(tmp, f"out{i}", "sweep.csv"))
+            check(t and {x["tensor"] for x in t} == {"fc_0.w_0"} and {x["bits"] for x in t} == {"5"},
+                  f"{name}: the long line's input swept at the next line's bits = 5",
+                  sorted({(x["tensor"], x["bits"]) for x in t}))
+    write(os.path.join(tmp, "limit_bad.ini"), "[sweep]\n" + line + "\nthis is not ini\n")
+    r = run(["-c", "limit_bad.ini", "-o", "out_bad"], tmp)
+    check(r.returncode == 1 and "'limit_bad.ini': line 3: not an INI line" in r.stderr,
+          "limit_bad.ini: the line after a 199-character line is numbered right", r.stderr)
+    check(not os.path.exists(os.path.join(tmp, "out_bad")), "limit_bad.ini: nothing written")
+
+
 def main():
     if not QSCOPE:
         print("QSCOPE is not set")
         return 1
     with tempfile.TemporaryDirectory(prefix="qs-test-config-") as tmp:
-        for f in (check_same_as_command_line, check_tensor_sections, check_shipped_examples, check_malformed):
+        for f in (check_same_as_command_line, check_tensor_sections, check_shipped_examples, check_malformed,
+                  check_line_limit):
             sub = os.path.join(tmp, f.__name__)
             os.makedirs(sub)
             f(sub)

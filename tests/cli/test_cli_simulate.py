@@ -390,6 +390,24 @@ def check_mini(tmp):
 
 
 # ----------------------------------------------------------------------------------------------- errors
+def limit_net(n, eol="\n"):
+    """A one-layer network whose weight line has n characters (inih reads at most 199 of a line)."""
+    tail = "/linear.w.npy"
+    weight = "weight = " + FIX + "/" * (n - len("weight = " + FIX + tail)) + tail
+    assert len(weight) == n
+    return eol.join(["[network]", "input = " + fx("linear.x.npy"), "", "[fc]", "type = linear", weight, ""])
+
+
+def check_line_limit(tmp):
+    for i, eol in enumerate(["\n", "\r\n"]):
+        path, out = os.path.join(tmp, f"limit{i}.ini"), os.path.join(tmp, f"limit{i}")
+        with open(path, "w", newline="") as f:
+            f.write(limit_net(199, eol))
+        r = run("--network", path, "-o", out, "-q")
+        check(r.returncode == 0 and os.path.exists(os.path.join(out, "network.csv")),
+              f"network INI: a 199-character line ({eol!r}) is accepted", r.stderr)
+
+
 def check_errors(tmp):
     w, x = fx("linear.w.npy"), fx("linear.x.npy")
     nan = os.path.join(tmp, "nan.npy")
@@ -439,6 +457,11 @@ def check_errors(tmp):
                        ("bad_order.ini", "'type' must come first")]:
         data.append((name, ["--network", fx(name)], [want]))
     data.append(("missing config", ["--network", os.path.join(tmp, "none.ini")], ["none.ini", "cannot open"]))
+    long_net = os.path.join(tmp, "long_line.ini")
+    with open(long_net, "w") as f:
+        f.write(limit_net(200))
+    data.append(("line too long", ["--network", long_net],
+                 [f"'{long_net}': line 6 is longer than 199 characters (the INI reader's limit)"]))
     for what, args, words in data:
         out = os.path.join(tmp, "d_" + what.replace(" ", "_"))
         r = run(*args, "-o", out)
@@ -461,6 +484,7 @@ def main():
         check_network_integer(tmp)
         check_batches(tmp)
         check_errors(tmp)
+        check_line_limit(tmp)
     return summary()
 
 
