@@ -76,7 +76,8 @@ static void params_torch(const struct qs_quantizer *q, double lo, double hi, lon
 		s = fmaxf((max_pos - min_neg) / (float)(qmax - qmin), eps);
 		if (q->pow2)
 			s = (float)pow2_ceil(s);
-		z = clamp_long((double)qmin - nearbyintf(min_neg / s), qmin, qmax);
+		float r = min_neg / s; /* NaN only for a range beyond float32 (-inf / inf), which torch cannot hold either */
+		z = isnan(r) ? qmin : clamp_long((double)qmin - nearbyintf(r), qmin, qmax);
 	} else {
 		float t = fmaxf(-min_neg, max_pos);
 		out->dead = !(t > 0.0f);

@@ -3,6 +3,7 @@
  * evaluator for stochastic rounding, whose result depends on the order values are drawn in). */
 #include "sweep.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -335,14 +336,31 @@ static int sweep_groups(const struct qs_sweep_spec *spec, const struct qs_groups
 	return rc;
 }
 
+/* The torch profile computes qparams in float32, as torch does: a value beyond float32's range (only an f64 input
+ * can hold one) has no torch scale, so it is an error naming the tensor rather than an infinite scale. */
+static int check_torch_range(const struct qs_sweep_spec *spec, const struct qs_tensor *t)
+{
+	bool torch = false;
+	for (size_t i = 0; i < spec->n_profiles; i++)
+		torch = torch || spec->profiles[i] == QS_PROFILE_TORCH;
+	for (size_t i = 0; torch && i < t->n; i++)
+		if (isfinite(t->data[i]) && fabs(t->data[i]) > FLT_MAX)
+			return qs_error_set(QS_ENONFINITE, "'%s': value %g is beyond float32's range, in which the torch "
+					    "profile computes its qparams", t->name, t->data[i]);
+	return QS_OK;
+}
+
 int qs_sweep_tensor(const struct qs_sweep_spec *spec, const struct qs_tensor *t, size_t tensor_index,
 		    qs_sweep_sink sink, void *ctx, void (*skipped)(void *ctx, const char *message))
 {
+	int rc = check_torch_range(spec, t);
+	if (rc)
+		return rc;
 	struct qs_sweep_row row = {.tensor = t};
 	for (size_t ig = 0; ig < spec->n_grans; ig++) {
 		struct qs_groups gr;
 		row.gran = &spec->grans[ig];
-		int rc = qs_groups_build(t, row.gran, spec->skip_nonfinite, &gr);
+		rc = qs_groups_build(t, row.gran, spec->skip_nonfinite, &gr);
 		if (rc == QS_EINVAL) {
 			if (skipped)
 				skipped(ctx, qs_error_message());

@@ -124,22 +124,25 @@ static struct axis_view view_around(const struct qs_tensor *t, int axis)
 /* From this many values the check for NaN/Inf runs on all threads. */
 #define PARALLEL_CHECK_N ((size_t)1 << 20)
 
-static bool all_finite(const struct qs_tensor *t)
+static bool all_measurable(const struct qs_tensor *t)
 {
 	size_t bad = 0;
 	#pragma omp parallel for schedule(static) reduction(+ : bad) if (t->n >= PARALLEL_CHECK_N)
 	for (size_t i = 0; i < t->n; i++)
-		bad += !isfinite(t->data[i]);
+		bad += !(fabs(t->data[i]) < QS_VALUE_LIMIT); /* NaN too */
 	return bad == 0;
 }
 
-/* Appends x to the gather buffer, or counts/rejects it when not finite. */
+/* Appends x to the gather buffer, or counts/rejects it when not finite or too large. */
 static int take(const struct qs_tensor *t, double x, bool skip_nonfinite, struct qs_groups *gr)
 {
-	if (isfinite(x)) {
+	if (fabs(x) < QS_VALUE_LIMIT) {
 		gr->values[gr->n++] = x;
 		return QS_OK;
 	}
+	if (isfinite(x))
+		return qs_error_set(QS_ENONFINITE, "'%s': tensor has a value of %g; qscope measures values below 2^400 "
+				    "(%.3g) in magnitude, whose squared errors stay finite", t->name, x, QS_VALUE_LIMIT);
 	if (!skip_nonfinite)
 		return qs_error_set(QS_ENONFINITE, "'%s': tensor contains non-finite values (NaN/Inf); "
 				    "use --skip-nonfinite to drop them", t->name);
@@ -221,7 +224,7 @@ int qs_groups_build(const struct qs_tensor *t, const struct qs_granularity *g, b
 	}
 	out->count = count;
 	out->offset = malloc((count + 1) * sizeof *out->offset);
-	if (out->offset && g->kind == QS_GRAN_TENSOR && all_finite(t)) {
+	if (out->offset && g->kind == QS_GRAN_TENSOR && all_measurable(t)) {
 		/* one group in storage order: the tensor's data serve as they are */
 		out->values = t->data;
 		out->n = t->n;

@@ -32,6 +32,10 @@ void qs_gran_format(const struct qs_granularity *g, char *buf, size_t len);
  * such axis. */
 int qs_gran_axis(const struct qs_tensor *t, const struct qs_granularity *g, int *axis);
 
+/* Values must be finite and below this in magnitude: the errors are sums of squares, which must stay finite (and
+ * the fast evaluator's double-double products too). Far beyond any float32, float16 or bfloat16 value. */
+#define QS_VALUE_LIMIT 0x1p400
+
 /* A tensor's values regrouped: group k is values[offset[k] .. offset[k+1]). */
 struct qs_groups {
 	size_t count;
@@ -43,7 +47,8 @@ struct qs_groups {
 };
 
 /* Gathers t's values by granularity. A NaN/Inf value is an error naming the tensor unless skip_nonfinite, when it
- * is dropped and counted. An axis the tensor does not have gives QS_EINVAL. */
+ * is dropped and counted; a finite value of magnitude QS_VALUE_LIMIT or more is always an error (QS_ENONFINITE). An
+ * axis the tensor does not have gives QS_EINVAL. */
 int qs_groups_build(const struct qs_tensor *t, const struct qs_granularity *g, bool skip_nonfinite,
 		    struct qs_groups *out);
 void qs_groups_free(struct qs_groups *gr);

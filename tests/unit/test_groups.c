@@ -411,6 +411,28 @@ START_TEST(test_build_nonfinite)
 }
 END_TEST
 
+/* A finite value of 2^400 or more (found by fuzzing: 1e200 squared overflowed, giving rel 0 and "met") is an error
+ * naming the tensor for every granularity, with or without skip_nonfinite; just below the limit is kept. */
+START_TEST(test_build_too_large)
+{
+	const size_t shape[3] = { 3, 4, 2 };
+	struct qs_tensor *t = make_tensor("huge", 3, shape);
+	struct qs_granularity g = gran(nonfinite_grans[_i]);
+	struct qs_groups gr;
+	t->data[7] = -0x1p400;
+	for (int skip = 0; skip < 2; skip++) {
+		ck_assert_int_eq(qs_groups_build(t, &g, skip, &gr), QS_ENONFINITE);
+		ck_assert_ptr_nonnull(strstr(qs_error_message(), "'huge'"));
+		ck_assert_ptr_nonnull(strstr(qs_error_message(), "2^400"));
+	}
+	t->data[7] = -0x1.fffffffffffffp399;
+	ck_assert_int_eq(qs_groups_build(t, &g, false, &gr), QS_OK);
+	ck_assert_uint_eq(gr.n, 24);
+	qs_groups_free(&gr);
+	qs_tensor_free(t);
+}
+END_TEST
+
 START_TEST(test_free_null)
 {
 	qs_groups_free(NULL);
@@ -436,6 +458,7 @@ static Suite *groups_suite(void)
 	tcase_add_test(tc, test_build_bad_axis);
 	tcase_add_test(tc, test_build_rank0);
 	tcase_add_loop_test(tc, test_build_nonfinite, 0, (int)(sizeof nonfinite_grans / sizeof nonfinite_grans[0]));
+	tcase_add_loop_test(tc, test_build_too_large, 0, (int)(sizeof nonfinite_grans / sizeof nonfinite_grans[0]));
 	tcase_add_test(tc, test_free_null);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,5 +1,6 @@
 /* Sweep engine: rows, ordering, per-group qparams and their medians, dead groups, skipped axes, seeds. */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,27 @@ START_TEST(test_nonfinite_rejected)
 }
 END_TEST
 
+/* The torch profile computes in float32: a value beyond FLT_MAX (an f64 input) is an error naming the tensor (found
+ * by fuzzing: the zero-point became NaN, converted to LONG_MIN); the default profile measures the same tensor. */
+START_TEST(test_torch_profile_float_range)
+{
+	struct spec_storage st;
+	struct qs_sweep_spec spec = make_spec(&st);
+	struct qs_tensor *t = make_tensor();
+	t->data[4] = -1e39;
+	static struct collected c;
+	memset(&c, 0, sizeof c);
+	ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &c, NULL), QS_OK);
+	st.profile[0] = QS_PROFILE_TORCH;
+	ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &c, NULL), QS_ENONFINITE);
+	ck_assert_ptr_nonnull(strstr(qs_error_message(), "'w'"));
+	ck_assert_ptr_nonnull(strstr(qs_error_message(), "float32"));
+	t->data[4] = -FLT_MAX;
+	ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &c, NULL), QS_OK);
+	qs_tensor_free(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sweep");
@@ -254,6 +276,7 @@ int main(void)
 	tcase_add_test(tc, test_stochastic_seeds);
 	tcase_add_test(tc, test_sink_error_stops);
 	tcase_add_test(tc, test_nonfinite_rejected);
+	tcase_add_test(tc, test_torch_profile_float_range);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
