@@ -24,7 +24,7 @@ static inline void qs_name_file_safe(char *s)
 	}
 	for (char *c = s; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		      (*c && strchr("._-", *c) && !(*c == '.' && c == s))))
+		      (strchr("._-", *c) && !(*c == '.' && c == s))))
 			*c = '_';
 }
 
