@@ -152,7 +152,7 @@ def test_nonfinite(tmp):
         problems.append(f"stderr has {len(stderr.splitlines())} lines, expected 1: {stderr!r}")
     if not stderr.startswith("qscope: "):
         problems.append(f"stderr does not start with 'qscope: ': {stderr!r}")
-    for word in ("has_nan", "non-finite"):
+    for word in ("has_nan.npy", "'has_nan'", "non-finite"):  # the input file and the tensor
         if word not in stderr.lower():
             problems.append(f"stderr lacks {word!r}: {stderr!r}")
     report("non-finite values are an error", problems + leftovers(case))
