@@ -186,9 +186,34 @@ static void remove_staged(struct qs_stage *st)
 	rmdir(st->tmpdir);
 }
 
+/* Whether OUT/relpath can take a staged file: every folder on its way is a folder or absent, and the path itself a
+ * regular file or absent. Checked for every file before the first rename, so that something in the way fails the
+ * commit before it has replaced anything. */
+static int check_target(const struct qs_stage *st, const char *relpath)
+{
+	char *path = join(st->outdir, relpath);
+	if (!path)
+		return qs_error_set(QS_ENOMEM, "out of memory");
+	int rc = QS_OK;
+	struct stat sb;
+	for (char *s = strchr(path + strlen(st->outdir) + 1, '/'); s && rc == QS_OK; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (lstat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
+			rc = qs_error_set(QS_EIO, "'%s': in the way of the results (not a folder); nothing was replaced", path);
+		*s = '/';
+	}
+	if (rc == QS_OK && lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		rc = qs_error_set(QS_EIO, "'%s': in the way of the results (not a regular file); nothing was replaced",
+				  path);
+	free(path);
+	return rc;
+}
+
 int qs_stage_commit(struct qs_stage *st)
 {
 	int rc = QS_OK;
+	for (size_t i = 0; i < st->n_files && rc == QS_OK; i++)
+		rc = check_target(st, st->files[i]);
 	for (size_t i = 0; i < st->n_files && rc == QS_OK; i++) {
 		rc = make_parents(st, st->outdir, st->files[i], false);
 		char *from = join(st->tmpdir, st->files[i]);

@@ -232,6 +232,28 @@ def test_paths(tmp):
         problems.append(f"left behind {sorted(set(os.listdir(case)) - {'out'})}")
     report("output path is a regular file", problems)
 
+    # Results of an earlier run stay whole when something is in the way of one new result: OUT/recommend.csv a folder,
+    # OUT/qparams a file (before, sweep.csv was replaced and then the run failed, a mix of two runs).
+    for blocker, make_dir in (("recommend.csv", True), ("qparams", False)):
+        case = new_case(tmp, "in_the_way")
+        out = os.path.join(case, "out")
+        os.makedirs(out)
+        with open(os.path.join(out, "sweep.csv"), "w") as f:
+            f.write("earlier run\n")
+        if make_dir:
+            os.makedirs(os.path.join(out, blocker))
+        else:
+            with open(os.path.join(out, blocker), "w") as f:
+                f.write("a file\n")
+        status, _, stderr, _ = run(case, ["sweep", VALID, "--save-qparams", "--no-plots"])
+        problems = one_line_error(status, stderr, 1, [os.path.join(out, blocker), "nothing was replaced"])
+        with open(os.path.join(out, "sweep.csv")) as f:
+            if f.read() != "earlier run\n":
+                problems.append("the earlier sweep.csv was replaced")
+        if sorted(os.listdir(out)) != sorted(["sweep.csv", blocker]):
+            problems.append(f"output folder holds {sorted(os.listdir(out))}")
+        report(f"OUT/{blocker} in the way: nothing replaced, nothing left", problems)
+
 
 def main():
     if not QSCOPE or not os.access(QSCOPE, os.X_OK):
