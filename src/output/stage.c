@@ -186,9 +186,9 @@ static void remove_staged(struct qs_stage *st)
 	rmdir(st->tmpdir);
 }
 
-/* Whether OUT/relpath can take a staged file: every folder on its way is a folder or absent, and the path itself a
- * regular file or absent. Checked for every file before the first rename, so that something in the way fails the
- * commit before it has replaced anything. */
+/* Whether OUT/relpath can take a staged file: every folder on its way is a folder (or a link to one) or absent, and
+ * the path itself is not a folder (rename replaces a file or a link, but not a folder). Checked for every file before
+ * the first rename, so that something in the way fails the commit before it has replaced anything. */
 static int check_target(const struct qs_stage *st, const char *relpath)
 {
 	char *path = join(st->outdir, relpath);
@@ -198,13 +198,12 @@ static int check_target(const struct qs_stage *st, const char *relpath)
 	struct stat sb;
 	for (char *s = strchr(path + strlen(st->outdir) + 1, '/'); s && rc == QS_OK; s = strchr(s + 1, '/')) {
 		*s = '\0';
-		if (lstat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
 			rc = qs_error_set(QS_EIO, "'%s': in the way of the results (not a folder); nothing was replaced", path);
 		*s = '/';
 	}
-	if (rc == QS_OK && lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-		rc = qs_error_set(QS_EIO, "'%s': in the way of the results (not a regular file); nothing was replaced",
-				  path);
+	if (rc == QS_OK && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		rc = qs_error_set(QS_EIO, "'%s': in the way of the results (a folder); nothing was replaced", path);
 	free(path);
 	return rc;
 }

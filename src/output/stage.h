@@ -13,9 +13,8 @@ int qs_stage_open(const char *outdir, struct qs_stage **out);
 int qs_stage_fopen(struct qs_stage *st, const char *relpath, FILE **f);
 /* Closes a file from qs_stage_fopen, turning write errors into a status. */
 int qs_stage_fclose(struct qs_stage *st, FILE *f);
-/* Renames every staged file to OUT/relpath (replacing older ones), removes the staging folder, frees st. When
- * something other than a regular file (or a folder on the way) is in the way of any of them, fails before renaming
- * anything. */
+/* Renames every staged file to OUT/relpath (replacing older ones), removes the staging folder, frees st. When a
+ * folder stands where a file goes, or a file where a folder goes, fails before renaming anything. */
 int qs_stage_commit(struct qs_stage *st);
 /* Removes the staging folder and what is in it (and OUT itself if this run created it and it is empty); frees st.
  * Accepts NULL. */

@@ -253,6 +253,15 @@ def test_paths(tmp):
         if sorted(os.listdir(out)) != sorted(["sweep.csv", blocker]):
             problems.append(f"output folder holds {sorted(os.listdir(out))}")
         report(f"OUT/{blocker} in the way: nothing replaced, nothing left", problems)
+    # ... but a link to a folder is a folder: OUT/qparams -> elsewhere takes the qparams files
+    case = new_case(tmp, "linked_qparams")
+    out, elsewhere = os.path.join(case, "out"), os.path.join(case, "elsewhere")
+    os.makedirs(out)
+    os.makedirs(elsewhere)
+    os.symlink(elsewhere, os.path.join(out, "qparams"))
+    status, _, stderr, _ = run(case, ["sweep", VALID, "--save-qparams", "--no-plots"])
+    report("OUT/qparams a link to a folder: the qparams land there",
+           [] if status == 0 and os.listdir(elsewhere) else [f"exit {status}, {os.listdir(elsewhere)}: {stderr!r}"])
 
 
 def main():
