@@ -213,12 +213,8 @@ int qs_cli_sweep_batch_set(const struct qs_act_run *run, const struct qs_batch_s
 		rc = complement(&ev, set->n, &cal);
 	if (rc == QS_OK && !cal.n && run->static_mode)
 		rc = qs_error_set(QS_EUSAGE, "'%s': no calibration batch left (%zu batches)", set->name, set->n);
-	if (rc) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", qs_error_message());
-		if (!strstr(msg, set->name))
-			rc = qs_error_set(rc, "'%s': %s", set->name, msg);
-	}
+	if (rc && !strstr(qs_error_message(), set->name))
+		rc = qs_error_prefix(rc, "'%s': ", set->name);
 	if (rc == QS_OK && run->static_mode)
 		rc = run_static(run, set, &cal, &ev, tensor_index);
 	if (rc == QS_OK && run->dynamic_mode) {

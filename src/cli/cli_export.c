@@ -235,11 +235,8 @@ static int load_tensor(const char *outdir, const struct qs_rec_point *p, struct 
 	snprintf(stem, len, "%s/%s", outdir, p->qparams);
 	int rc = qs_export_tensor_load(p, stem, p->qparams_row, t);
 	free(stem);
-	if (rc == QS_EIO) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", qs_error_message());
-		rc = qs_error_set(QS_EIO, "%s (re-run the sweep with --save-qparams)", msg);
-	}
+	if (rc == QS_EIO)
+		rc = qs_error_suffix(QS_EIO, " (re-run the sweep with --save-qparams)");
 	return rc;
 }
 

@@ -591,11 +591,8 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 		rc = rename_tensor(b, o->bias);
 	if (rc == QS_OK)
 		rc = qs_sim_layer_check(&l);
-	if (rc == QS_OK && (rc = qs_sim_layer_shape(&l, x->rank, x->shape, &yrank, yshape)) != QS_OK) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", qs_error_message());
-		rc = qs_error_set(rc, "'%s': %s", o->inputs[0], msg);
-	}
+	if (rc == QS_OK && (rc = qs_sim_layer_shape(&l, x->rank, x->shape, &yrank, yshape)) != QS_OK)
+		rc = qs_error_prefix(rc, "'%s': ", o->inputs[0]);
 	for (int i = 0; i < yrank; i++)
 		ny *= yshape[i];
 	if (rc == QS_OK && (!(yref = malloc((ny ? ny : 1) * sizeof *yref)) || !(ysim = malloc((ny ? ny : 1) *
@@ -746,11 +743,8 @@ static int run_network(const struct sim_opts *o, struct qs_stage *stage, FILE *c
 	for (size_t b = 0; b < B && rc == QS_OK; b++) {
 		rc = load_one(paths[b], "input", &batches[b]);
 		if (rc == QS_OK && net->n_layers <= 64 &&
-		    (rc = qs_net_shapes(net, batches[b]->rank, batches[b]->shape, ranks, shapes)) != QS_OK) {
-			char msg[1024];
-			snprintf(msg, sizeof msg, "%s", qs_error_message());
-			rc = qs_error_set(rc, "%s (input '%s')", msg, paths[b]);
-		}
+		    (rc = qs_net_shapes(net, batches[b]->rank, batches[b]->shape, ranks, shapes)) != QS_OK)
+			rc = qs_error_suffix(rc, " (input '%s')", paths[b]);
 	}
 	if (rc)
 		goto out;

@@ -138,14 +138,6 @@ static int claim_name(struct sink *s, struct qs_tensor *t, const char *path)
 	return rc;
 }
 
-/* Puts the input's path before the current error message (which names the tensor); returns rc. */
-static int name_input(int rc, const char *path)
-{
-	char msg[1024];
-	snprintf(msg, sizeof msg, "%s", qs_error_message());
-	return qs_error_set(rc, "'%s': %s", path, msg);
-}
-
 /* Streams every selected tensor of every input through the sweep. */
 static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, struct sink *s, size_t *n_tensors)
 {
@@ -165,7 +157,7 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 				if (rc == QS_OK)
 					rc = qs_sweep_tensor(spec, t, *n_tensors, write_row, s, note_skipped);
 				if (rc == QS_ENONFINITE) /* the data's fault: say which input holds the tensor */
-					rc = name_input(rc, in->paths.items[i]);
+					rc = qs_error_prefix(rc, "'%s': ", in->paths.items[i]);
 				if (rc == QS_OK && o->plots)
 					rc = qs_chart_data_add(&s->charts, spec, t, &s->points, first, &o->target);
 				(*n_tensors)++;

@@ -311,11 +311,8 @@ static int apply_entry(struct sweep_opts *o, const struct qs_config *cfg, const 
 	}
 	argv[argc] = NULL;
 	int rc = qs_sweep_opts_parse(argc, argv, o);
-	if (rc) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", qs_error_message());
-		return qs_error_set(QS_EFORMAT, "'%s': [%s] %s = %s: %s", cfg->path, e->section, e->key, e->value, msg);
-	}
+	if (rc)
+		return qs_error_prefix(QS_EFORMAT, "'%s': [%s] %s = %s: ", cfg->path, e->section, e->key, e->value);
 	return QS_OK;
 }
 

@@ -65,11 +65,8 @@ int qs_net_shapes(const struct qs_net *net, int rank, const size_t *shape, int *
 	for (size_t i = 0; i < net->n_layers; i++) {
 		int rc = layer_shape(&net->layers[i], i ? ranks[i - 1] : rank, i ? shapes[i - 1] : shape, &ranks[i],
 				     shapes[i]);
-		if (rc) {
-			char msg[1024];
-			snprintf(msg, sizeof msg, "%s", qs_error_message());
-			return qs_error_set(rc, "'%s': layer [%s]: %s", net->path, net->layers[i].name, msg);
-		}
+		if (rc)
+			return qs_error_prefix(rc, "'%s': layer [%s]: ", net->path, net->layers[i].name);
 	}
 	return QS_OK;
 }

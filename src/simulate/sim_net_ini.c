@@ -209,11 +209,8 @@ static int load_tensor(const char *net_path, const char *layer, const char *path
 {
 	struct qs_load_opts opts = {.rank = -1};
 	int rc = qs_source_read_first(path, &opts, NULL, out);
-	if (rc) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", qs_error_message());
-		rc = qs_error_set(rc, "%s (layer [%s] of '%s')", msg, layer, net_path);
-	}
+	if (rc)
+		rc = qs_error_suffix(rc, " (layer [%s] of '%s')", layer, net_path);
 	return rc;
 }
 
@@ -289,11 +286,8 @@ int qs_net_load(const char *path, struct qs_net **out)
 	else if (line > 0 && rc == QS_OK)
 		rc = qs_error_set(QS_EFORMAT, "'%s': line %d: malformed INI (expected [section] or key = value)", path,
 				  line);
-	else if (line > 0) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", qs_error_message());
-		rc = qs_error_set(rc, "%s (line %d)", msg, line);
-	}
+	else if (line > 0)
+		rc = qs_error_suffix(rc, " (line %d)", line);
 	if (rc == QS_OK)
 		rc = finish(&ctx);
 	free(ctx.pend);

@@ -16,6 +16,11 @@ enum qs_status {
  * Messages follow the house style: the subject quoted first, then the problem in lower case. */
 int qs_error_set(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Adds context to the message already recorded (a file, a layer, a hint) in front of it or after it, and returns
+ * `status`: qs_error_prefix(rc, "'%s': ", path) turns "bad x" into "'path': bad x". */
+int qs_error_prefix(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int qs_error_suffix(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Returns the last message recorded by this thread ("" if none). */
 const char *qs_error_message(void);
 
