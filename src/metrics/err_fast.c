@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tensor/tensor.h"
 #include "../util/qs_alloc.h"
 #include "../util/qs_error.h"
 #include "../util/qs_threads.h"
@@ -426,7 +427,7 @@ int qs_err_prepare(const double *x, size_t n, struct qs_err_prepared *out)
 		bool slice_f32 = count_floats(x, start, end, count ? count + j * BUCKET_COUNT : NULL);
 		f32 = f32 && slice_f32;
 		for (size_t i = start; i < end && !slice_f32; i++) {
-			if (!(fabs(x[i]) < 0x1p400)) {
+			if (!(fabs(x[i]) < QS_VALUE_LIMIT)) {
 				bad = i < bad ? i : bad;
 				break;
 			}

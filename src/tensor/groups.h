@@ -32,10 +32,6 @@ void qs_gran_format(const struct qs_granularity *g, char *buf, size_t len);
  * such axis. */
 int qs_gran_axis(const struct qs_tensor *t, const struct qs_granularity *g, int *axis);
 
-/* Values must be finite and below this in magnitude: the errors are sums of squares, which must stay finite (and
- * the fast evaluator's double-double products too). Far beyond any float32, float16 or bfloat16 value. */
-#define QS_VALUE_LIMIT 0x1p400
-
 /* A tensor's values regrouped: group k is values[offset[k] .. offset[k+1]). */
 struct qs_groups {
 	size_t count;

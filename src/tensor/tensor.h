@@ -7,6 +7,10 @@
 
 #define QS_MAX_RANK 8
 
+/* Values qscope measures are finite and below this in magnitude: the errors are sums of squares, which must stay
+ * finite (and the fast evaluator's double-double products too). Far beyond any float32, float16 or bfloat16 value. */
+#define QS_VALUE_LIMIT 0x1p400
+
 struct qs_tensor {
 	char *name;                 /* file stem or container key; owned */
 	char dtype[8];              /* dtype it was stored in: "f32", "f64", "f16", "bf16" */
