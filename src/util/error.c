@@ -2,6 +2,7 @@
 #include "qs_error.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,32 +17,31 @@ int qs_error_set(int status, const char *fmt, ...)
 	return status;
 }
 
-/* The message becomes head + the recorded one + tail (both formatted by the caller). */
-static int wrap(int status, const char *head, const char *tail)
+/* The recorded message with fmt's text in front of it (before) or after it. */
+static int wrap(int status, bool before, const char *fmt, va_list ap)
 {
-	char old[sizeof qs_error_buf];
+	char old[sizeof qs_error_buf], add[sizeof qs_error_buf];
 	memcpy(old, qs_error_buf, sizeof old);
-	return qs_error_set(status, "%s%s%s", head, old, tail); /* cut at the buffer's size, as any message */
+	vsnprintf(add, sizeof add, fmt, ap);
+	return qs_error_set(status, "%s%s", before ? add : old, before ? old : add); /* cut at the buffer's size */
 }
 
 int qs_error_prefix(int status, const char *fmt, ...)
 {
-	char head[sizeof qs_error_buf];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(head, sizeof head, fmt, ap);
+	status = wrap(status, true, fmt, ap);
 	va_end(ap);
-	return wrap(status, head, "");
+	return status;
 }
 
 int qs_error_suffix(int status, const char *fmt, ...)
 {
-	char tail[sizeof qs_error_buf];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(tail, sizeof tail, fmt, ap);
+	status = wrap(status, false, fmt, ap);
 	va_end(ap);
-	return wrap(status, "", tail);
+	return status;
 }
 
 const char *qs_error_message(void)
