@@ -275,7 +275,9 @@ int qs_cli_sweep(int argc, char **argv)
 	qs_cli_progress_clear(&s.progress);
 	if (n_other)
 		fprintf(stderr, "qscope: note: %zu arrays of non-float types skipped (qscope inspect lists them)\n", n_other);
-	if (rc == QS_OK && n_tensors == 0)
+	if (rc == QS_OK && n_tensors == 0 && o.filter_from_config)
+		rc = qs_error_set(QS_EFORMAT, "no tensor selected (check the tensor patterns in '%s')", cfg_path);
+	else if (rc == QS_OK && n_tensors == 0)
 		rc = qs_error_set(QS_EFORMAT, "no tensor selected (check --tensor patterns)");
 	int rc_close = qs_stage_fclose(stage, s.csv);
 	if (rc == QS_OK)

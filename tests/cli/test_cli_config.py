@@ -75,6 +75,15 @@ def check_same_as_command_line(tmp):
     r = run(["-c", os.path.join(cfgdir, "sel.ini"), "-o", "d"], tmp)
     t = rows(os.path.join(tmp, "d", "sweep.csv")) if r.returncode == 0 else []
     check({x["tensor"] for x in t} == {"conv2d_1.w_0"}, "'tensor =' in the file selects tensors", r.stderr)
+    # patterns from the file that select nothing: the error names the config, not --tensor
+    write(os.path.join(cfgdir, "none.ini"), open(os.path.join(cfgdir, "plain.ini")).read() + "tensor = nothing*\n")
+    r = run(["-c", os.path.join(cfgdir, "none.ini"), "-o", "n"], tmp)
+    check(r.returncode == 1 and "no tensor selected (check the tensor patterns in '" in r.stderr
+          and "none.ini')" in r.stderr and not os.path.exists(os.path.join(tmp, "n")),
+          "the file's patterns select nothing: exit 1 naming the config, nothing written", r.stderr)
+    r = run(["-c", os.path.join(cfgdir, "none.ini"), "-o", "n", "-t", "nothing*"], tmp)
+    check(r.returncode == 1 and "(check --tensor patterns)" in r.stderr,
+          "-t on the command line selects nothing: the error names --tensor", r.stderr)
     # inputs on the command line replace the file's
     r = run(["-c", os.path.join(cfgdir, "plain.ini"), "-o", "e", os.path.join(DATA, "conv2d_2.w_0.npy")], tmp)
     t = rows(os.path.join(tmp, "e", "sweep.csv")) if r.returncode == 0 else []
