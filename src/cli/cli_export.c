@@ -202,8 +202,8 @@ static int filter_points(const struct export_opts *o, struct qs_rec_points *pts)
 		for (size_t e = 0; e < d && !seen; e++)
 			seen = strcmp(dropped[e], dropped[d]) == 0;
 		if (!kept && !seen)
-			fprintf(stderr, "qscope: note: '%s' has no sweep point of the chosen configuration; not exported\n",
-				dropped[d]);
+			qs_eprintf("qscope: note: '%s' has no sweep point of the chosen configuration; not exported",
+				   dropped[d]);
 	}
 	for (size_t d = 0; d < n_dropped; d++)
 		free(dropped[d]);

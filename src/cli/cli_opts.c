@@ -18,7 +18,7 @@
 
 int qs_cli_fail(int status, const char *command)
 {
-	fprintf(stderr, "qscope: %s\n", qs_error_message());
+	qs_eprintf("qscope: %s", qs_error_message());
 	if (status == QS_EUSAGE)
 		fprintf(stderr, "usage: qscope %s [options] FILE...   (qscope %s --help for more)\n", command, command);
 	return qs_error_exit_code(status);

@@ -129,7 +129,7 @@ int qs_cli_plot(int argc, char **argv)
 	if (rc == QS_OK) {
 		rc = qs_plots_render(plots_dir, formats, n_formats, warning, sizeof warning);
 		if (rc == QS_OK && warning[0]) {
-			fprintf(stderr, "qscope: %s\n", warning);
+			qs_eprintf("qscope: %s", warning);
 			static const char *const gp_ext[] = {"gp"};
 			print_charts(plots_dir, gp_ext, 1);
 		} else {

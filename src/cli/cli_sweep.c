@@ -78,7 +78,7 @@ static void count_other_dtype(void *ctx, const char *name, const char *dtype)
 static void note_skipped(void *ctx, const char *message)
 {
 	qs_cli_progress_clear(&((struct sink *)ctx)->progress);
-	fprintf(stderr, "qscope: note: %s; skipped\n", message);
+	qs_eprintf("qscope: note: %s; skipped", message);
 }
 
 /* Renders the committed charts (OUT/plots/NAME.gp) to PNG; a missing gnuplot is a warning, not a failure. */
@@ -91,7 +91,7 @@ static int render_plots(const char *outdir)
 	if (rc == QS_OK)
 		rc = qs_plots_render(dir, formats, 1, warning, sizeof warning);
 	if (rc == QS_OK && warning[0])
-		fprintf(stderr, "qscope: warning: %s\n", warning);
+		qs_eprintf("qscope: warning: %s", warning);
 	if (rc == QS_OK)
 		printf("%s/\tcharts (qscope plot %s re-renders them)\n", dir, outdir);
 	return rc;
@@ -127,8 +127,8 @@ static int claim_name(struct sink *s, struct qs_tensor *t, const char *path)
 		rc = qs_strings_add(&s->stems, stem);
 	if (rc == QS_OK && strcmp(name, t->name) != 0) {
 		qs_cli_progress_clear(&s->progress);
-		fprintf(stderr, "qscope: note: '%s': tensor '%s' is swept as '%s' (an earlier tensor has that name, or one "
-				"that makes the same file name)\n", path, t->name, name);
+		qs_eprintf("qscope: note: '%s': tensor '%s' is swept as '%s' (an earlier tensor has that name, or one "
+			   "that makes the same file name)", path, t->name, name);
 		free(t->name);
 		t->name = name;
 		name = NULL;

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "qs_config.h"
+#include "util/qs_error.h"
 
 struct command {
 	const char *name;
@@ -53,8 +54,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "qscope: unknown command '%s'\n"
-			"usage: qscope <export|inspect|plot|recommend|simulate|sweep> [options] FILE...   "
-			"(qscope --help for more)\n", argv[1]);
+	qs_eprintf("qscope: unknown command '%s'", argv[1]);
+	fprintf(stderr, "usage: qscope <export|inspect|plot|recommend|simulate|sweep> [options] FILE...   "
+			"(qscope --help for more)\n");
 	return 2;
 }

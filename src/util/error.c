@@ -44,6 +44,53 @@ int qs_error_suffix(int status, const char *fmt, ...)
 	return status;
 }
 
+/* The length of the valid UTF-8 sequence at s (2 to 4 bytes; no overlong forms, surrogates or code points beyond
+ * U+10FFFF), 0 if there is none. Stops at the first bad byte, so never reads past a terminating NUL. */
+static size_t utf8_length(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t len;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		len = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		len = 3, lo = s[0] == 0xE0 ? 0xA0 : lo, hi = s[0] == 0xED ? 0x9F : hi;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		len = 4, lo = s[0] == 0xF0 ? 0x90 : lo, hi = s[0] == 0xF4 ? 0x8F : hi;
+	else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return len;
+}
+
+void qs_fputs_escaped(const char *s, FILE *f)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		size_t len = *p >= 0x80 ? utf8_length(p) : (*p >= 0x20 && *p != 0x7F);
+		if (len) {
+			fwrite(p, 1, len, f);
+			p += len;
+		} else {
+			fprintf(f, "\\x%02x", *p++);
+		}
+	}
+}
+
+void qs_eprintf(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	qs_fputs_escaped(line, stderr);
+	fputc('\n', stderr);
+}
+
 const char *qs_error_message(void)
 {
 	return qs_error_buf;

@@ -2,6 +2,8 @@
 #ifndef QS_ERROR_H
 #define QS_ERROR_H
 
+#include <stdio.h>
+
 enum qs_status {
 	QS_OK = 0,
 	QS_EIO,        /* cannot open/read/write a file */
@@ -23,6 +25,13 @@ int qs_error_suffix(int status, const char *fmt, ...) __attribute__((format(prin
 
 /* Returns the last message recorded by this thread ("" if none). */
 const char *qs_error_message(void);
+
+/* Writes s to f with every byte that is not printable text (control characters, DEL, bytes that are not valid
+ * UTF-8) as \xNN: names read from files reach the terminal and logs without escape sequences or broken text. */
+void qs_fputs_escaped(const char *s, FILE *f);
+
+/* printf to stderr through qs_fputs_escaped, then a newline: how every message of the CLI is printed. */
+void qs_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Returns the process exit status for a status code: 0 ok, 2 usage, 1 everything else. */
 int qs_error_exit_code(int status);

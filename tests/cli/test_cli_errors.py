@@ -168,6 +168,26 @@ def test_nonfinite(tmp):
     report("--skip-nonfinite sweeps the finite values", problems)
 
 
+def test_escaped_names(tmp):
+    """A file name with a terminal escape sequence and a byte that is not UTF-8 is printed escaped (\\xNN), valid
+    UTF-8 as it is: an error message cannot garble the terminal or the log."""
+    case = new_case(tmp, "escaped")
+    name = b"bad\x1b[31m\xff\xc3\xa9.npy"
+    with open(os.path.join(FIXTURES, "has_nan.npy"), "rb") as src, open(os.path.join(case.encode(), name), "wb") as dst:
+        dst.write(src.read())
+    p = subprocess.run([QSCOPE, "sweep", name], cwd=case, capture_output=True, timeout=120)
+    err = p.stderr
+    problems = [] if p.returncode == 1 else [f"exit status {p.returncode}, expected 1"]
+    if b"\x1b" in err or b"\xff" in err:
+        problems.append(f"raw control or non-UTF-8 byte on stderr: {err!r}")
+    if b"'bad\\x1b[31m\\xff\xc3\xa9.npy'" not in err or b"non-finite" not in err:
+        problems.append(f"the escaped name (\\x1b, \\xff, the UTF-8 e-acute kept) is not in the message: {err!r}")
+    p = subprocess.run([QSCOPE, b"no\x07such"], cwd=case, capture_output=True, timeout=120)
+    if p.returncode != 2 or not p.stderr.startswith(b"qscope: unknown command 'no\\x07such'\n"):
+        problems.append(f"unknown command not escaped: exit {p.returncode}, {p.stderr!r}")
+    report("names in messages are escaped", problems)
+
+
 def test_usage(tmp):
     for label, args in USAGE:
         case = new_case(tmp, label)
@@ -273,6 +293,7 @@ def main():
         test_malformed(tmp)
         test_valid_then_malformed(tmp)
         test_nonfinite(tmp)
+        test_escaped_names(tmp)
         test_usage(tmp)
         test_paths(tmp)
     print(f"{passed} passed, {failed} failed")

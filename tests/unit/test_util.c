@@ -1,0 +1,64 @@
+/* The escaping of printed messages (qs_fputs_escaped): byte strings worked out by hand from the UTF-8 rules
+ * (RFC 3629): what passes unchanged and what becomes \xNN. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/qs_error.h"
+
+/* qs_fputs_escaped(in) as a string (the caller frees it). */
+static char *escaped(const char *in)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	qs_fputs_escaped(in, f);
+	ck_assert_int_eq(fclose(f), 0);
+	return buf;
+}
+
+START_TEST(test_escape)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"plain 'w.npy': text ~", "plain 'w.npy': text ~"},
+		{"tab\there\nnl", "tab\\x09here\\x0anl"},
+		{"esc\x1b[31mred\x7f", "esc\\x1b[31mred\\x7f"},
+		{"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"}, /* 2, 3, 4 bytes */
+		{"\xc2\x80 \xdf\xbf \xef\xbf\xbf \xf4\x8f\xbf\xbf", "\xc2\x80 \xdf\xbf \xef\xbf\xbf \xf4\x8f\xbf\xbf"},
+		{"\xc0\xaf", "\\xc0\\xaf"},                  /* overlong '/' */
+		{"\xe0\x80\xaf", "\\xe0\\x80\\xaf"},          /* overlong, 3 bytes */
+		{"\xf0\x80\x80\xaf", "\\xf0\\x80\\x80\\xaf"}, /* overlong, 4 bytes */
+		{"\xed\xa0\x80", "\\xed\\xa0\\x80"},          /* a UTF-16 surrogate, U+D800 */
+		{"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"}, /* beyond U+10FFFF */
+		{"\xf5\x80", "\\xf5\\x80"},
+		{"\xff\xfe", "\\xff\\xfe"},
+		{"\x80x", "\\x80x"},                          /* a lone continuation byte */
+		{"a\xe2\x82", "a\\xe2\\x82"},                  /* cut short at the end of the string */
+		{"\xe2\x82x", "\\xe2\\x82x"},                  /* cut short by an ASCII byte */
+		{"\xc3\xc3\xa9", "\\xc3\xc3\xa9"},            /* a lead byte followed by a whole sequence */
+		{"", ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *got = escaped(cases[i].in);
+		ck_assert_msg(strcmp(got, cases[i].want) == 0, "case %zu: got '%s', want '%s'", i, got, cases[i].want);
+		free(got);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("escape");
+	tcase_add_test(tc, test_escape);
+	suite_add_tcase(s, tc);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
