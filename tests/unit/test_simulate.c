@@ -394,6 +394,34 @@ START_TEST(test_int_needs_channel_groups)
 }
 END_TEST
 
+/* The torch profile's float32 scale overflows for a range beyond FLT_MAX (here max - min, asymmetric, or the
+ * multiplier): an error naming the tensor and the multiplier, not a fake-quant full of NaN. */
+START_TEST(test_torch_scale_overflow)
+{
+	size_t shape[2] = {2, 2};
+	struct qs_tensor *w = qs_tensor_alloc("w", "f32", 2, shape);
+	const double v[4] = {3e38, -1e38, 1.0, 2.0};
+	memcpy(w->data, v, sizeof v);
+	struct qs_sim_qspec s = qspec(8, false, true, "tensor", "minmax");
+	s.quant.profile = QS_PROFILE_TORCH;
+	struct qs_sim_fq fq;
+	ck_assert_int_eq(qs_sim_fq_run(&s, w, NULL, 0, &fq), QS_OK); /* symmetric: 3e38 / 127.5 */
+	ck_assert(isfinite(fq.params[0].scale));
+	qs_sim_fq_free(&fq);
+	s.multiplier = 1.5; /* 4.5e38 > FLT_MAX */
+	ck_assert_int_eq(qs_sim_fq_run(&s, w, NULL, 0, &fq), QS_ENONFINITE);
+	ck_assert_ptr_nonnull(strstr(qs_error_message(), "'w': at multiplier 1.5 the clip range is beyond float32"));
+	s = qspec(8, true, true, "tensor", "minmax"); /* asymmetric: 3e38 + 1e38 > FLT_MAX at multiplier 1 */
+	s.quant.profile = QS_PROFILE_TORCH;
+	ck_assert_int_eq(qs_sim_fq_run(&s, w, NULL, 0, &fq), QS_ENONFINITE);
+	s.quant.profile = QS_PROFILE_DEFAULT; /* doubles: no overflow */
+	ck_assert_int_eq(qs_sim_fq_run(&s, w, NULL, 0, &fq), QS_OK);
+	ck_assert(isfinite(fq.params[0].scale));
+	qs_sim_fq_free(&fq);
+	qs_tensor_free(w);
+}
+END_TEST
+
 /* ---- metrics ------------------------------------------------------------------------------------------------ */
 
 START_TEST(test_metrics_closed_forms)
@@ -424,6 +452,7 @@ static Suite *simulate_suite(void)
 	tcase_add_loop_test(tc, test_float_vs_torch, 0, (int)(sizeof cases / sizeof *cases));
 	tcase_add_test(tc, test_shape_errors);
 	tcase_add_test(tc, test_no_input_channels);
+	tcase_add_test(tc, test_torch_scale_overflow);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fakequant");

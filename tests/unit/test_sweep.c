@@ -260,7 +260,29 @@ START_TEST(test_torch_profile_float_range)
 	ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &c, NULL), QS_ENONFINITE);
 	ck_assert_ptr_nonnull(strstr(qs_error_message(), "'w'"));
 	ck_assert_ptr_nonnull(strstr(qs_error_message(), "float32"));
+	/* -FLT_MAX itself has a torch scale, but not at multiplier 1.75 (float32's -inf, an infinite scale): an error
+	 * naming the multiplier, for the symmetric and the asymmetric scheme alike */
 	t->data[4] = -FLT_MAX;
+	ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &c, NULL), QS_ENONFINITE);
+	ck_assert_ptr_nonnull(strstr(qs_error_message(), "'w': at multiplier 1.75 "));
+	for (size_t ia = 0; ia < 2; ia++) {
+		st.asym[0] = ia;
+		spec.n_asym = 1;
+		spec.n_multipliers = 2; /* 0.5 and 1 */
+		memset(&c, 0, sizeof c);
+		ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &c, NULL), QS_OK);
+		for (size_t i = 0; i < c.n; i++)
+			ck_assert(isfinite(c.rows[i].scale) && isfinite(c.rows[i].sse));
+		spec.n_multipliers = 3;
+		ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &c, NULL), QS_ENONFINITE);
+	}
+	/* asymmetric: max - min in float32 overflows at multiplier 1 when both ends are large (channel 1: FLT_MAX / 2
+	 * and -FLT_MAX), where the symmetric scheme still has a scale */
+	t->data[3] = FLT_MAX / 2;
+	spec.n_multipliers = 2;
+	ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &c, NULL), QS_ENONFINITE);
+	ck_assert_ptr_nonnull(strstr(qs_error_message(), "'w': at multiplier 1 "));
+	st.asym[0] = false;
 	ck_assert_int_eq(qs_sweep_tensor(&spec, t, 0, collect, &c, NULL), QS_OK);
 	qs_tensor_free(t);
 }
