@@ -107,30 +107,30 @@ static void command_line(int argc, char **argv, char *buf, size_t len)
 	}
 }
 
-/* Gives t a name that no earlier tensor of the run has, not even as a file name: sweep.csv's rows, the
- * recommendation, qparams/ and the charts are all keyed by it, so two tensors called "w" (d1/w.npy, d2/w.npy), or
- * "a/b" and "a_b", would otherwise be merged or overwrite each other's files. A clash becomes "w#2", "w#3", ...,
- * with a note naming the input. */
-static int claim_name(struct sink *s, struct qs_tensor *t, const char *path)
+/* Gives a tensor or activation (*name, what describes it for the note) a name that no earlier one of the run has,
+ * not even as a file name: sweep.csv's rows, the recommendation, qparams/ and the charts are all keyed by it, so two
+ * tensors called "w" (d1/w.npy, d2/w.npy), "a/b" and "a_b", or a weight and an activation of the same name, would
+ * otherwise be merged or overwrite each other's files. A clash becomes "w#2", "w#3", ..., with a note. */
+static int claim_name(struct sink *s, char **name_io, const char *what)
 {
-	size_t len = strlen(t->name) + 24;
+	size_t len = strlen(*name_io) + 24;
 	char *name = malloc(len), *stem = malloc(len);
 	int rc = name && stem ? QS_OK : qs_error_set(QS_ENOMEM, "out of memory");
 	bool taken = true;
 	for (size_t k = 1; rc == QS_OK && taken; k++) {
-		snprintf(name, len, k == 1 ? "%s" : "%s#%zu", t->name, k);
+		snprintf(name, len, k == 1 ? "%s" : "%s#%zu", *name_io, k);
 		strcpy(stem, name);
 		qs_name_file_safe(stem);
 		taken = qs_name_index((const char *const *)s->stems.items, s->stems.n, stem) >= 0;
 	}
 	if (rc == QS_OK)
 		rc = qs_strings_add(&s->stems, stem);
-	if (rc == QS_OK && strcmp(name, t->name) != 0) {
+	if (rc == QS_OK && strcmp(name, *name_io) != 0) {
 		qs_cli_progress_clear(&s->progress);
-		qs_eprintf("qscope: note: '%s': tensor '%s' is swept as '%s' (an earlier tensor has that name, or one "
-			   "that makes the same file name)", path, t->name, name);
-		free(t->name);
-		t->name = name;
+		qs_eprintf("qscope: note: %s '%s' is swept as '%s' (an earlier tensor has that name, or one that makes "
+			   "the same file name)", what, *name_io, name);
+		free(*name_io);
+		*name_io = name;
 		name = NULL;
 	}
 	free(name);
@@ -153,7 +153,9 @@ static int run_inputs(const struct sweep_opts *o, const struct qs_inputs *in, st
 			if (qs_cli_selected(&o->filter, t->name)) {
 				size_t first = s->points.n;
 				const struct qs_sweep_spec *spec = qs_sweep_spec_for(o, t->name);
-				rc = claim_name(s, t, in->paths.items[i]);
+				char what[4200];
+				snprintf(what, sizeof what, "'%s': tensor", in->paths.items[i]);
+				rc = claim_name(s, &t->name, what);
 				if (rc == QS_OK)
 					rc = qs_sweep_tensor(spec, t, *n_tensors, write_row, s, note_skipped);
 				if (rc == QS_ENONFINITE) /* the data's fault: say which input holds the tensor */
@@ -183,8 +185,7 @@ static int calibrated_set(void *ctx, const struct qs_sweep_spec *spec, const str
 			       : QS_OK;
 }
 
-static int run_batch_sets(const struct sweep_opts *o, const struct qs_batch_sets *sets, struct sink *s,
-			  size_t *n_tensors)
+static int run_batch_sets(const struct sweep_opts *o, struct qs_batch_sets *sets, struct sink *s, size_t *n_tensors)
 {
 	struct qs_act_run run = {.calib_batches = o->calib_batches, .eval_batches = o->eval_batches, .load = &o->load,
 				 .emit = emit_row, .calibrated = calibrated_set, .ctx = s, .skipped = note_skipped};
@@ -195,12 +196,14 @@ static int run_batch_sets(const struct sweep_opts *o, const struct qs_batch_sets
 	}
 	int rc = QS_OK;
 	for (size_t i = 0; i < sets->n && rc == QS_OK; i++) {
-		const struct qs_batch_set *set = &sets->sets[i];
+		struct qs_batch_set *set = &sets->sets[i];
 		if (!qs_cli_selected(&o->filter, set->name))
 			continue;
 		run.spec = qs_sweep_spec_for(o, set->name);
 		s->set_first = s->points.n;
-		rc = qs_cli_sweep_batch_set(&run, set, *n_tensors);
+		rc = claim_name(s, &set->name, "activation");
+		if (rc == QS_OK)
+			rc = qs_cli_sweep_batch_set(&run, set, *n_tensors);
 		(*n_tensors)++;
 		s->tensors_done++;
 		s->rows_in_tensor = 0;

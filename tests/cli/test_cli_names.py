@@ -2,7 +2,7 @@
 
 Found by fuzzing: two inputs d1/w.npy and d2/w.npy were merged into one tensor "w" by the recommendation, npz members
 "a/b" and "a_b" wrote the same qparams files (the run failed half-written), and a member named ".." put its qparams
-files into OUT itself. Each tensor's row is checked against its own data with a numpy oracle (symmetric 8-bit minmax:
+files into OUT itself. A weight and an activation batch set of the same name were merged the same way. Each tensor's row is checked against its own data with a numpy oracle (symmetric 8-bit minmax:
 s = max|x| / 127), so a mix-up shows as a wrong number, not only as a wrong name.
 Env: QSCOPE = the built binary.
 """
@@ -74,6 +74,19 @@ def main():
         r = sweep(out, npz)
         check(r.returncode == 0, "npz members 'a/b', 'a_b', '..': exit 0", r.stderr)
         check_rows(out, {"a/b": members["a/b"], "a_b#2": members["a_b"], "..": members[".."]}, "same file name")
+
+        # a weight and an activation (a batch set, swept from its batches concatenated) called "relu1"
+        weight = rng.standard_normal((4, 3)).astype(np.float32)
+        batches = [rng.standard_normal((2, 3)).astype(np.float32) * 3.0 for _ in range(2)]
+        np.save(os.path.join(tmp, "relu1.npy"), weight)
+        os.makedirs(os.path.join(tmp, "acts", "relu1"))
+        for i, b in enumerate(batches):
+            np.save(os.path.join(tmp, "acts", "relu1", f"{i}.npy"), b)
+        out = os.path.join(tmp, "out3")
+        r = sweep(out, os.path.join(tmp, "relu1.npy"), "--batches", os.path.join(tmp, "acts", "*", "*.npy"))
+        check(r.returncode == 0, "a weight and an activation both called 'relu1': exit 0", r.stderr)
+        check("activation 'relu1' is swept as 'relu1#2'" in r.stderr, "the note names the activation", r.stderr)
+        check_rows(out, {"relu1": weight, "relu1#2": np.concatenate(batches)}, "weight and activation")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary()
