@@ -114,13 +114,12 @@ static void command_line(int argc, char **argv, char *buf, size_t len)
 static int claim_name(struct sink *s, char **name_io, const char *what)
 {
 	size_t len = strlen(*name_io) + 24;
-	char *name = malloc(len), *stem = malloc(len);
-	int rc = name && stem ? QS_OK : qs_error_set(QS_ENOMEM, "out of memory");
+	char *name = malloc(len), stem[QS_NAME_STEM_MAX + 1];
+	int rc = name ? QS_OK : qs_error_set(QS_ENOMEM, "out of memory");
 	bool taken = true;
 	for (size_t k = 1; rc == QS_OK && taken; k++) {
 		snprintf(name, len, k == 1 ? "%s" : "%s#%zu", *name_io, k);
-		strcpy(stem, name);
-		qs_name_file_safe(stem);
+		qs_name_stem(name, stem);
 		taken = qs_name_index((const char *const *)s->stems.items, s->stems.n, stem) >= 0;
 	}
 	if (rc == QS_OK)
@@ -134,7 +133,6 @@ static int claim_name(struct sink *s, char **name_io, const char *what)
 		name = NULL;
 	}
 	free(name);
-	free(stem);
 	return rc;
 }
 

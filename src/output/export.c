@@ -501,25 +501,24 @@ static int write_qparams(struct qs_stage *st, const char *file, const struct qs_
 			jset(o, "zero_point", json_integer(t[i].zero_point[0]), &ok);
 			continue;
 		}
-		/* qparams/<name>[-k].{scale,zero_point}.npy, unique after sanitising */
-		size_t len = strlen(p->tensor) + 64;
-		char *stem = malloc(len), *path = malloc(len + 32);
+		/* qparams/<stem>[-k].{scale,zero_point}.npy, unique after sanitising */
+		size_t len = QS_NAME_STEM_MAX + 64;
+		char *stem = malloc(len), *path = malloc(len + 32), base[QS_NAME_STEM_MAX + 1];
 		if (!stem || !path) {
 			free(stem);
 			free(path);
 			ok = false;
 			break;
 		}
-		snprintf(stem, len, "qparams/%s", p->tensor);
-		qs_name_file_safe(stem + 8);
+		qs_name_stem(p->tensor, base);
+		snprintf(stem, len, "qparams/%s", base);
 		for (size_t k = 1;; k++) {
 			bool taken = false;
 			for (size_t j = 0; j < i; j++)
 				taken |= stems[j] && strcmp(stems[j], stem) == 0;
 			if (!taken)
 				break;
-			snprintf(stem, len, "qparams/%s-%zu", p->tensor, k);
-			qs_name_file_safe(stem + 8);
+			snprintf(stem, len, "qparams/%s-%zu", base, k);
 		}
 		stems[i] = stem;
 		snprintf(path, len + 32, "%s.scale.npy", stem);

@@ -11,12 +11,11 @@
 
 void qs_qparams_ref(const struct qs_sweep_row *r, char *buf, size_t len)
 {
-	char name[256], gran[64], calib[64];
+	char name[QS_NAME_STEM_MAX + 1], gran[64], calib[64];
 	const struct qs_quantizer *q = r->quant;
-	snprintf(name, sizeof name, "%s", r->tensor->name);
+	qs_name_stem(r->tensor->name, name);
 	qs_gran_format(r->gran, gran, sizeof gran);
 	snprintf(calib, sizeof calib, "%s", r->calib->label);
-	qs_name_file_safe(name);
 	qs_name_file_safe(gran);
 	qs_name_file_safe(calib);
 	snprintf(buf, len, "qparams/%s/%s-b%d-%s-%s-%s%s-%s-%s-%s", name, gran, q->bits,

@@ -7,6 +7,7 @@ s = max|x| / 127), so a mix-up shows as a wrong number, not only as a wrong name
 Env: QSCOPE = the built binary.
 """
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -87,6 +88,38 @@ def main():
         check(r.returncode == 0, "a weight and an activation both called 'relu1': exit 0", r.stderr)
         check("activation 'relu1' is swept as 'relu1#2'" in r.stderr, "the note names the activation", r.stderr)
         check_rows(out, {"relu1": weight, "relu1#2": np.concatenate(batches)}, "weight and activation")
+
+        # names longer than a file name allows (255 bytes) that share their first 300 characters: the qparams
+        # folders (sweep) and files (export) are cut to 200 bytes plus a hash of the whole name, so they differ
+        long_names = {"a" * 300 + "x": rng.standard_normal(6).astype(np.float32),
+                      "a" * 300 + "y": rng.standard_normal(6).astype(np.float32) * 9.0}
+        npz = os.path.join(tmp, "long.npz")
+        np.savez(npz, **long_names)
+        out = os.path.join(tmp, "out4")
+        r = sweep(out, npz)
+        check(r.returncode == 0, "two 301-character names with the same 300-character beginning: exit 0", r.stderr)
+        if r.returncode == 0:
+            check_rows(out, long_names, "long names")
+            for dirpath, dirnames, filenames in os.walk(out):
+                check(all(len(f.encode()) <= 255 for f in dirnames + filenames), f"long names: {dirpath}: every "
+                      "file name within 255 bytes")
+            # export writes a qparams file per tensor for per-channel settings
+            out = os.path.join(tmp, "out5")
+            r = subprocess.run([QSCOPE, "sweep", "-q", "--no-plots", "--save-qparams", "-m", "1", "-b", "8", "-g",
+                                "channel", "-o", out, npz], capture_output=True, text=True)
+            r = r if r.returncode else subprocess.run(
+                [QSCOPE, "export", os.path.join(out, "sweep.csv"), "--to", "qparams", "-o", os.path.join(out, "ex")],
+                capture_output=True, text=True)
+            check(r.returncode == 0, "long names: per-channel export exits 0", r.stderr)
+            if r.returncode == 0:
+                doc = json.load(open(os.path.join(out, "ex", "qparams.json")))["tensors"]
+                files = {name: doc[name]["scale"] for name in long_names if name in doc}
+                check(len(files) == 2 and len(set(files.values())) == 2, "long names: two tensors, two scale files",
+                      str(files))
+                for name, rel in files.items():
+                    scale = np.load(os.path.join(out, "ex", rel)).ravel()
+                    want = np.abs(long_names[name].astype(np.float64)) / 127.0  # a group per value on a 1-D tensor
+                    check(np.allclose(scale, want, rtol=1e-15, atol=0), f"long names: {name[-1]}: its own scales")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary()
