@@ -33,10 +33,13 @@ static const char *const inspect_columns[N_COLS] = {
 	"n_nan", "n_inf", "ch_absmax_min", "ch_absmax_median", "ch_absmax_max", "consumer", "channel_axis",
 };
 
-/* Rows kept as text so the table can be aligned once every width is known. */
+/* Rows kept as text so the table can be aligned once every width is known. The tensor names are kept whole in
+ * names (as they are for CSV, escaped with qs_escape for the table), the other cells in cells (cells[i][0] unused). */
 struct table {
 	char (*cells)[N_COLS][64];
-	size_t n, cap;
+	char **names;
+	size_t n, cap, cap_names;
+	bool csv;
 };
 
 static void fmt_num(char *buf, double v, bool csv)
@@ -44,22 +47,32 @@ static void fmt_num(char *buf, double v, bool csv)
 	snprintf(buf, 64, csv ? "%.17g" : "%.5g", v);
 }
 
-/* A new row, every cell empty; NULL when out of memory. */
-static char (*new_row(struct table *tb))[64]
+/* A new row for the tensor `name`, every other cell empty; NULL when out of memory. */
+static char (*new_row(struct table *tb, const char *name))[64]
 {
-	if (!qs_grow(&tb->cells, &tb->cap, tb->n, sizeof *tb->cells, 64))
+	if (!qs_grow(&tb->cells, &tb->cap, tb->n, sizeof *tb->cells, 64) ||
+	    !qs_grow(&tb->names, &tb->cap_names, tb->n, sizeof *tb->names, 64))
 		return NULL;
+	size_t len = tb->csv ? strlen(name) + 1 : 4 * strlen(name) + 1;
+	char *copy = malloc(len);
+	if (!copy)
+		return NULL;
+	if (tb->csv)
+		memcpy(copy, name, len);
+	else
+		qs_escape(name, copy, len);
+	tb->names[tb->n] = copy;
 	char (*r)[64] = tb->cells[tb->n++];
 	memset(r, 0, N_COLS * sizeof *r);
 	return r;
 }
 
-static int add_row(struct table *tb, const struct qs_tensor *t, const struct qs_stats *st, bool csv)
+static int add_row(struct table *tb, const struct qs_tensor *t, const struct qs_stats *st)
 {
-	char (*r)[64] = new_row(tb);
+	char (*r)[64] = new_row(tb, t->name);
 	if (!r)
 		return qs_error_set(QS_ENOMEM, "out of memory");
-	snprintf(r[0], 64, "%s", t->name);
+	bool csv = tb->csv;
 	qs_tensor_format_shape(t, r[1], 64);
 	snprintf(r[2], 64, "%s", t->dtype);
 	snprintf(r[3], 64, "%zu", st->n);
@@ -93,29 +106,34 @@ static void add_skipped(void *ctx, const char *name, const char *dtype)
 	struct skipped_rows *s = ctx;
 	if (!qs_cli_selected(s->filter, name))
 		return;
-	char (*r)[64] = new_row(s->tb);
+	char (*r)[64] = new_row(s->tb, name);
 	if (!r) {
 		s->nomem = true;
 		return;
 	}
-	snprintf(r[0], 64, "%s", name);
 	snprintf(r[2], 64, "%s", dtype);
 	snprintf(r[16], 64, "(skipped)");
 }
 
-static void print_table(const struct table *tb, bool csv)
+/* Row i's cell in column c (row 0: the header). */
+static const char *cell_at(const struct table *tb, size_t i, int c)
+{
+	return i == 0 ? inspect_columns[c] : c == 0 ? tb->names[i - 1] : tb->cells[i - 1][c];
+}
+
+static void print_table(const struct table *tb)
 {
 	size_t width[N_COLS];
 	for (int c = 0; c < N_COLS; c++) {
-		width[c] = strlen(inspect_columns[c]);
-		for (size_t i = 0; i < tb->n; i++)
-			if (strlen(tb->cells[i][c]) > width[c])
-				width[c] = strlen(tb->cells[i][c]);
+		width[c] = 0;
+		for (size_t i = 0; i <= tb->n; i++)
+			if (strlen(cell_at(tb, i, c)) > width[c])
+				width[c] = strlen(cell_at(tb, i, c));
 	}
 	for (size_t i = 0; i <= tb->n; i++) {
 		for (int c = 0; c < N_COLS; c++) {
-			const char *cell = i == 0 ? inspect_columns[c] : tb->cells[i - 1][c];
-			if (csv) {
+			const char *cell = cell_at(tb, i, c);
+			if (tb->csv) {
 				if (c)
 					putchar(',');
 				qs_csv_write_field(stdout, cell);
@@ -148,12 +166,11 @@ int qs_cli_inspect(int argc, char **argv)
 	struct qs_filter filter = {0};
 	struct qs_inputs in = {0};
 	struct table tb = {0};
-	bool csv = false;
 	int rc = QS_OK, c;
 	opterr = 0;
 	while (rc == QS_OK && (c = getopt_long(argc, argv, ":t:h", inspect_long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_CSV: csv = true; break;
+		case OPT_CSV: tb.csv = true; break;
 		case 't':
 			if (filter.n == sizeof filter.globs / sizeof *filter.globs)
 				rc = qs_error_set(QS_EUSAGE, "too many --tensor patterns");
@@ -187,7 +204,7 @@ int qs_cli_inspect(int argc, char **argv)
 			if (qs_cli_selected(&filter, t->name)) {
 				rc = qs_stats_compute(t, &st);
 				if (rc == QS_OK)
-					rc = add_row(&tb, t, &st, csv);
+					rc = add_row(&tb, t, &st);
 			}
 			qs_tensor_free(t);
 		}
@@ -197,7 +214,10 @@ int qs_cli_inspect(int argc, char **argv)
 			rc = qs_error_set(QS_ENOMEM, "out of memory");
 	}
 	if (rc == QS_OK)
-		print_table(&tb, csv);
+		print_table(&tb);
+	for (size_t i = 0; i < tb.n; i++)
+		free(tb.names[i]);
+	free(tb.names);
 	free(tb.cells);
 	qs_cli_inputs_free(&in);
 	return rc ? qs_cli_fail(rc, "inspect") : 0;

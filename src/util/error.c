@@ -66,29 +66,36 @@ static size_t utf8_length(const unsigned char *s)
 	return len;
 }
 
-void qs_fputs_escaped(const char *s, FILE *f)
+const char *qs_escape(const char *s, char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t used = 0;
 	while (*p) {
-		size_t len = *p >= 0x80 ? utf8_length(p) : (*p >= 0x20 && *p != 0x7F);
-		if (len) {
-			fwrite(p, 1, len, f);
-			p += len;
+		size_t n = *p >= 0x80 ? utf8_length(p) : (*p >= 0x20 && *p != 0x7F);
+		if (used + (n ? n : 4) >= len)
+			break; /* cut before a whole character or escape that does not fit */
+		if (n) {
+			memcpy(buf + used, p, n);
+			p += n;
+			used += n;
 		} else {
-			fprintf(f, "\\x%02x", *p++);
+			snprintf(buf + used, 5, "\\x%02x", *p++);
+			used += 4;
 		}
 	}
+	if (len)
+		buf[used] = '\0';
+	return buf;
 }
 
 void qs_eprintf(const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], escaped[4 * sizeof line];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	qs_fputs_escaped(line, stderr);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", qs_escape(line, escaped, sizeof escaped));
 }
 
 const char *qs_error_message(void)

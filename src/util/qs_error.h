@@ -2,7 +2,7 @@
 #ifndef QS_ERROR_H
 #define QS_ERROR_H
 
-#include <stdio.h>
+#include <stddef.h>
 
 enum qs_status {
 	QS_OK = 0,
@@ -26,11 +26,12 @@ int qs_error_suffix(int status, const char *fmt, ...) __attribute__((format(prin
 /* Returns the last message recorded by this thread ("" if none). */
 const char *qs_error_message(void);
 
-/* Writes s to f with every byte that is not printable text (control characters, DEL, bytes that are not valid
- * UTF-8) as \xNN: names read from files reach the terminal and logs without escape sequences or broken text. */
-void qs_fputs_escaped(const char *s, FILE *f);
+/* s with every byte that is not printable text (control characters, DEL, bytes that are not valid UTF-8) written as
+ * \xNN, into buf[len] (cut before a character or escape that does not fit; len 4 times s's length always fits);
+ * returns buf. Names read from files reach the terminal and logs without escape sequences or broken text. */
+const char *qs_escape(const char *s, char *buf, size_t len);
 
-/* printf to stderr through qs_fputs_escaped, then a newline: how every message of the CLI is printed. */
+/* printf to stderr through qs_escape, then a newline: how every message of the CLI is printed. */
 void qs_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Returns the process exit status for a status code: 0 ok, 2 usage, 1 everything else. */

@@ -6,7 +6,9 @@ directory (also the working directory) with `-o CASE/out`; after a failure nothi
 sweep.csv, no temporary files, CASE/out either absent or empty. Prints one line per check and finally
 "N passed, M failed"; exits nonzero if anything failed.
 """
+import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -185,6 +187,17 @@ def test_escaped_names(tmp):
     p = subprocess.run([QSCOPE, b"no\x07such"], cwd=case, capture_output=True, timeout=120)
     if p.returncode != 2 or not p.stderr.startswith(b"qscope: unknown command 'no\\x07such'\n"):
         problems.append(f"unknown command not escaped: exit {p.returncode}, {p.stderr!r}")
+    # the summary on stdout escapes them too (sweep.csv keeps the name as it is)
+    header = json.dumps({"x\x1b[31mred": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    with open(os.path.join(case, "esc.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + struct.pack("<2f", 1.0, -2.5))
+    p = subprocess.run([QSCOPE, "sweep", "esc.safetensors", "-m", "1", "--no-plots", "-o", "out"], cwd=case,
+                       capture_output=True, timeout=120)
+    if p.returncode != 0 or b"\x1b" in p.stdout or b"x\\x1b[31mred" not in p.stdout:
+        problems.append(f"summary not escaped: exit {p.returncode}, {p.stdout!r} {p.stderr!r}")
+    with open(os.path.join(case, "out", "sweep.csv"), "rb") as f:
+        if b"\nx\x1b[31mred," not in f.read():
+            problems.append("sweep.csv does not keep the raw name")
     report("names in messages are escaped", problems)
 
 

@@ -7,10 +7,12 @@ Env: QSCOPE = the built binary. Prints one line per check and `N passed, M faile
 """
 import csv
 import io
+import json
 import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -199,6 +201,22 @@ def main():
         if check(p.returncode == 0, "inspect FOLDER --tensor '[nz]*' exits 0", p.stderr.strip()):
             got = sorted(r["tensor"] for r in csv.DictReader(io.StringIO(p.stdout)))
             check(got == ["nonfin", "zeros"], "folder input + --tensor glob selects nonfin, zeros", f"got {got}")
+
+        # ---------------- names: whole in both forms (they were cut at 63 bytes); control characters raw in the
+        # CSV (data) and escaped in the table (a terminal)
+        names = ["n" * 80, "x\x1b[31mred"]
+        header = json.dumps({n: {"dtype": "F32", "shape": [2], "data_offsets": [8 * i, 8 * i + 8]}
+                             for i, n in enumerate(names)}).encode()
+        st = os.path.join(tmp, "names.safetensors")
+        with open(st, "wb") as f:
+            f.write(struct.pack("<Q", len(header)) + header + np.arange(1, 5, dtype=np.float32).tobytes())
+        p = subprocess.run([QSCOPE, "inspect", st, "--csv"], capture_output=True)
+        got = [r[0] for r in csv.reader(io.StringIO(p.stdout.decode()))][1:] if p.returncode == 0 else []
+        check(sorted(got) == sorted(names), "CSV: an 80-byte name whole, an escape character kept", str(got))
+        p = subprocess.run([QSCOPE, "inspect", st], capture_output=True)
+        first = sorted(ln.split()[0] for ln in p.stdout.decode().splitlines()[1:] if ln.strip())
+        check(p.returncode == 0 and b"\x1b" not in p.stdout and first == sorted([names[0], "x\\x1b[31mred"]),
+              "table: an 80-byte name whole, the escape character printed as \\x1b", repr(p.stdout[:400]))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,4 +1,4 @@
-/* The escaping of printed messages (qs_fputs_escaped): byte strings worked out by hand from the UTF-8 rules
+/* The escaping of printed messages (qs_escape): byte strings worked out by hand from the UTF-8 rules
  * (RFC 3629): what passes unchanged and what becomes \xNN. */
 #include <check.h>
 #include <stdio.h>
@@ -6,18 +6,6 @@
 #include <string.h>
 
 #include "util/qs_error.h"
-
-/* qs_fputs_escaped(in) as a string (the caller frees it). */
-static char *escaped(const char *in)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	ck_assert_ptr_nonnull(f);
-	qs_fputs_escaped(in, f);
-	ck_assert_int_eq(fclose(f), 0);
-	return buf;
-}
 
 START_TEST(test_escape)
 {
@@ -43,9 +31,29 @@ START_TEST(test_escape)
 		{"", ""},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		char *got = escaped(cases[i].in);
+		char got[128];
+		qs_escape(cases[i].in, got, sizeof got);
 		ck_assert_msg(strcmp(got, cases[i].want) == 0, "case %zu: got '%s', want '%s'", i, got, cases[i].want);
-		free(got);
+	}
+}
+END_TEST
+
+/* A short buffer cuts before the first character or escape that does not fit whole. */
+START_TEST(test_escape_cut)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+	} cases[] = {
+		{"abcdef", 4, "abc"}, {"ab\x1b", 6, "ab"}, {"ab\x1b", 7, "ab\\x1b"}, {"a\xe2\x82\xac", 4, "a"},
+		{"a\xe2\x82\xac", 5, "a\xe2\x82\xac"}, {"abc", 1, ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char got[16];
+		memset(got, 'X', sizeof got);
+		ck_assert_ptr_eq(qs_escape(cases[i].in, got, cases[i].len), got);
+		ck_assert_msg(strcmp(got, cases[i].want) == 0, "case %zu: got '%s', want '%s'", i, got, cases[i].want);
 	}
 }
 END_TEST
@@ -55,6 +63,7 @@ int main(void)
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("escape");
 	tcase_add_test(tc, test_escape);
+	tcase_add_test(tc, test_escape_cut);
 	suite_add_tcase(s, tc);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_NORMAL);
