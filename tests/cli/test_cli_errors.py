@@ -8,6 +8,7 @@ sweep.csv, no temporary files, CASE/out either absent or empty. Prints one line 
 """
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -199,6 +200,24 @@ def test_escaped_names(tmp):
         if b"\nx\x1b[31mred," not in f.read():
             problems.append("sweep.csv does not keep the raw name")
     report("names in messages are escaped", problems)
+
+    # random byte strings against Python's own UTF-8 decoder: invalid bytes as \xNN (backslashreplace), then control
+    # characters and DEL as \xNN; everything else unchanged
+    rng = random.Random(2385)
+    pieces = [b"a", b"/", b"'", b"\\", b"\x1b", b"\x7f", b"\t", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80",
+              b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe0\x80", b"\xff", b"\x80", b"\xc3", b"\xe2\x82"]
+    wrong = []
+    for _ in range(200):
+        arg = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        if rng.random() < 0.3:
+            arg += bytes(rng.randint(1, 255) for _ in range(3))
+        text = arg.decode("utf-8", "backslashreplace")
+        want = "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text).encode()
+        p = subprocess.run([QSCOPE, arg], capture_output=True, timeout=60)
+        line = p.stderr.split(b"\n")[0]
+        if line != b"qscope: unknown command '" + want + b"'":
+            wrong.append(f"{arg!r}: {line!r}")
+    report("escaping agrees with Python's UTF-8 decoder on 200 random byte strings", wrong[:5])
 
 
 def test_usage(tmp):
