@@ -11,14 +11,18 @@
 #include "../util/qs_error.h"
 #include "../util/qs_alloc.h"
 
+/* A growing list of relative paths, each owned. */
+struct path_list {
+	char **v;
+	size_t n, cap;
+};
+
 struct qs_stage {
 	char *outdir;
 	char *tmpdir;
 	bool created_outdir;
-	char **files;      /* relative paths staged so far */
-	size_t n_files, cap_files;
-	char **dirs;       /* relative folders created inside the staging folder, in creation order */
-	size_t n_dirs, cap_dirs;
+	struct path_list files; /* relative paths staged so far */
+	struct path_list dirs;  /* relative folders created inside the staging folder, in creation order */
 };
 
 static char *join(const char *a, const char *b)
@@ -33,12 +37,19 @@ static char *join(const char *a, const char *b)
 	return p;
 }
 
-static int push(char ***list, size_t *n, size_t *cap, const char *s)
+static int push(struct path_list *l, const char *s)
 {
-	if (!qs_grow(list, cap, *n, sizeof **list, 16) || !((*list)[*n] = strdup(s)))
+	if (!qs_grow(&l->v, &l->cap, l->n, sizeof *l->v, 16) || !(l->v[l->n] = strdup(s)))
 		return -1;
-	(*n)++;
+	l->n++;
 	return 0;
+}
+
+static void list_free(struct path_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
 }
 
 /* mkdir -p; returns 0 or -1 with errno set. *created tells whether the last component was made here. */
@@ -76,12 +87,8 @@ static int mkdir_p(const char *path, bool *created)
 
 static void stage_free(struct qs_stage *st)
 {
-	for (size_t i = 0; i < st->n_files; i++)
-		free(st->files[i]);
-	for (size_t i = 0; i < st->n_dirs; i++)
-		free(st->dirs[i]);
-	free(st->files);
-	free(st->dirs);
+	list_free(&st->files);
+	list_free(&st->dirs);
 	free(st->outdir);
 	free(st->tmpdir);
 	free(st);
@@ -112,8 +119,8 @@ int qs_stage_open(const char *outdir, struct qs_stage **out)
 	return QS_OK;
 }
 
-/* Creates the folders of relpath inside base, recording new ones in st->dirs when base is the staging folder. */
-static int make_parents(struct qs_stage *st, const char *base, const char *relpath, bool record)
+/* Creates the folders of relpath inside base, recording the new ones in `made` (when not NULL). */
+static int make_parents(const char *base, const char *relpath, struct path_list *made)
 {
 	char *rel = strdup(relpath);
 	if (!rel)
@@ -125,7 +132,7 @@ static int make_parents(struct qs_stage *st, const char *base, const char *relpa
 		if (!dir) {
 			rc = qs_error_set(QS_ENOMEM, "out of memory");
 		} else if (mkdir(dir, 0777) == 0) {
-			if (record && push(&st->dirs, &st->n_dirs, &st->cap_dirs, rel) != 0)
+			if (made && push(made, rel) != 0)
 				rc = qs_error_set(QS_ENOMEM, "out of memory");
 		} else if (errno != EEXIST) {
 			rc = qs_error_set(QS_EIO, "'%s': cannot create folder: %s", dir, strerror(errno));
@@ -140,11 +147,11 @@ static int make_parents(struct qs_stage *st, const char *base, const char *relpa
 int qs_stage_fopen(struct qs_stage *st, const char *relpath, FILE **f)
 {
 	*f = NULL;
-	int rc = make_parents(st, st->tmpdir, relpath, true);
+	int rc = make_parents(st->tmpdir, relpath, &st->dirs);
 	if (rc)
 		return rc;
 	char *path = join(st->tmpdir, relpath);
-	if (!path || push(&st->files, &st->n_files, &st->cap_files, relpath) != 0) {
+	if (!path || push(&st->files, relpath) != 0) {
 		free(path);
 		return qs_error_set(QS_ENOMEM, "out of memory");
 	}
@@ -171,14 +178,14 @@ int qs_stage_fclose(struct qs_stage *st, FILE *f)
 /* Removes staged files and folders (deepest folders first) and the staging folder itself. */
 static void remove_staged(struct qs_stage *st)
 {
-	for (size_t i = 0; i < st->n_files; i++) {
-		char *p = join(st->tmpdir, st->files[i]);
+	for (size_t i = 0; i < st->files.n; i++) {
+		char *p = join(st->tmpdir, st->files.v[i]);
 		if (p)
 			unlink(p);
 		free(p);
 	}
-	for (size_t i = st->n_dirs; i-- > 0;) {
-		char *p = join(st->tmpdir, st->dirs[i]);
+	for (size_t i = st->dirs.n; i-- > 0;) {
+		char *p = join(st->tmpdir, st->dirs.v[i]);
 		if (p)
 			rmdir(p);
 		free(p);
@@ -211,12 +218,12 @@ static int check_target(const struct qs_stage *st, const char *relpath)
 int qs_stage_commit(struct qs_stage *st)
 {
 	int rc = QS_OK;
-	for (size_t i = 0; i < st->n_files && rc == QS_OK; i++)
-		rc = check_target(st, st->files[i]);
-	for (size_t i = 0; i < st->n_files && rc == QS_OK; i++) {
-		rc = make_parents(st, st->outdir, st->files[i], false);
-		char *from = join(st->tmpdir, st->files[i]);
-		char *to = join(st->outdir, st->files[i]);
+	for (size_t i = 0; i < st->files.n && rc == QS_OK; i++)
+		rc = check_target(st, st->files.v[i]);
+	for (size_t i = 0; i < st->files.n && rc == QS_OK; i++) {
+		rc = make_parents(st->outdir, st->files.v[i], NULL);
+		char *from = join(st->tmpdir, st->files.v[i]);
+		char *to = join(st->outdir, st->files.v[i]);
 		if (rc == QS_OK && (!from || !to))
 			rc = qs_error_set(QS_ENOMEM, "out of memory");
 		if (rc == QS_OK && rename(from, to) != 0)
