@@ -1,8 +1,11 @@
-/* Staging folder for atomic output: write everything under OUT/.qscope-XXXXXX, rename into OUT at the end. */
+/* Staging folder for atomic output: write everything under OUT/.qscope-XXXXXX, rename into OUT at the end, and undo
+ * those renames if one of them fails. */
 #include "stage.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -215,23 +218,171 @@ static int check_target(const struct qs_stage *st, const char *relpath)
 	return rc;
 }
 
+/* What the commit did to one target OUT/relpath, for the rollback. */
+struct undo {
+	char *to;     /* OUT/relpath */
+	char *backup; /* the file OUT/relpath held before the commit, in the backup folder; NULL: it held none */
+	bool moved;   /* the backup was renamed there (no hard link), so OUT/relpath is absent until the new file lands */
+	bool placed;  /* the staged file was renamed to OUT/relpath */
+	bool kept;    /* the backup could not be put back: it stays for the user, named in the message */
+};
+
+/* A commit in progress. */
+struct commit {
+	char *bakdir;          /* OUT/.qscope-XXXXXX/.old-XXXXXX, made by mkdtemp once every file is staged, so its
+	                        * name cannot be one of the staged paths */
+	struct undo *undo;     /* one per staged file, in commit order */
+	struct path_list made; /* folders the commit created in OUT, in creation order */
+};
+
+static int commit_begin(const struct qs_stage *st, struct commit *c)
+{
+	int rc = QS_OK;
+	c->undo = calloc(st->files.n ? st->files.n : 1, sizeof *c->undo);
+	c->bakdir = join(st->tmpdir, ".old-XXXXXX");
+	if (!c->undo || !c->bakdir)
+		rc = qs_error_set(QS_ENOMEM, "out of memory");
+	else if (!mkdtemp(c->bakdir))
+		rc = qs_error_set(QS_EIO, "'%s': cannot write in output folder: %s; nothing was replaced", st->outdir,
+		                  strerror(errno));
+	if (rc) {
+		free(c->bakdir);
+		c->bakdir = NULL;
+	}
+	return rc;
+}
+
+/* Renames staged file i to OUT/relpath. What OUT/relpath held is kept in the backup folder first, as a hard link: the
+ * old file stays in place until rename replaces it atomically. Where the link fails (a file system without hard
+ * links, fs.protected_hardlinks on another user's file) the old file itself is renamed there, leaving OUT/relpath
+ * absent for a moment. No copy is ever needed: the backup folder is on the staging folder's file system, and a target
+ * on another one (a linked sub-folder) cannot take the staged file by rename either, so that commit fails anyway. */
+static int place(const struct qs_stage *st, struct commit *c, size_t i)
+{
+	const char *rel = st->files.v[i];
+	struct undo *u = &c->undo[i];
+	int rc = make_parents(st->outdir, rel, &c->made);
+	if (rc)
+		return rc;
+	const char *slash = strrchr(rel, '/');
+	const char *name = slash ? slash + 1 : rel;
+	size_t size = strlen(c->bakdir) + strlen(name) + 32;
+	char *from = join(st->tmpdir, rel);
+	char *bak = malloc(size);
+	u->to = join(st->outdir, rel);
+	struct stat sb;
+	if (!from || !bak || !u->to) {
+		rc = qs_error_set(QS_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(bak, size, "%s/%zu-%s", c->bakdir, i, name); /* the index keeps names unique, the name helps the user */
+	if (lstat(u->to, &sb) == 0) {
+		if (linkat(AT_FDCWD, u->to, AT_FDCWD, bak, 0) != 0) { /* flags 0: a link is kept as the link itself */
+			if (rename(u->to, bak) != 0) {
+				rc = qs_error_set(QS_EIO, "'%s': cannot keep the previous file for a rollback: %s", u->to,
+				                  strerror(errno));
+				goto out;
+			}
+			u->moved = true;
+		}
+		u->backup = bak;
+		bak = NULL;
+	} else if (errno != ENOENT) {
+		rc = qs_error_set(QS_EIO, "'%s': cannot move result into place: %s", u->to, strerror(errno));
+		goto out;
+	}
+	if (rename(from, u->to) != 0)
+		rc = qs_error_set(QS_EIO, "'%s': cannot move result into place: %s", u->to, strerror(errno));
+	else
+		u->placed = true;
+out:
+	free(from);
+	free(bak);
+	return rc;
+}
+
+/* Undoes the first n targets, last first: a backup goes back by rename, a file that was new is removed; then the
+ * folders the commit made go, where empty. The message rc set gets what became of the earlier results. */
+static int rollback(const struct qs_stage *st, struct commit *c, size_t n, int rc)
+{
+	bool touched = false, replaced = false;
+	size_t n_failed = 0;
+	const struct undo *failed = NULL;
+	int failed_errno = 0;
+	for (size_t i = n; i-- > 0;) {
+		struct undo *u = &c->undo[i];
+		int r = 0;
+		if (u->backup && (u->placed || u->moved)) {
+			r = rename(u->backup, u->to);
+			u->kept = r != 0;
+			replaced = true;
+		} else if (u->placed) {
+			r = unlink(u->to);
+		} else {
+			continue;
+		}
+		touched = true;
+		if (r != 0 && n_failed++ == 0) {
+			failed = u;
+			failed_errno = errno;
+		}
+	}
+	for (size_t i = c->made.n; i-- > 0;) {
+		char *p = join(st->outdir, c->made.v[i]);
+		if (p)
+			rmdir(p);
+		free(p);
+	}
+	if (!touched)
+		return qs_error_suffix(rc, "; nothing was replaced");
+	if (!failed && !replaced)
+		return qs_error_suffix(rc, "; the new files moved into place so far were removed");
+	if (!failed)
+		return qs_error_suffix(rc, "; the previous results were restored");
+	if (failed->kept)
+		rc = qs_error_suffix(rc, "; the previous results were not all restored: '%s' could not be put back (%s), the "
+		                     "previous file is kept as '%s'", failed->to, strerror(failed_errno), failed->backup);
+	else
+		rc = qs_error_suffix(rc, "; the previous results were not all restored: the new '%s' could not be removed (%s)",
+		                     failed->to, strerror(failed_errno));
+	if (n_failed > 1)
+		rc = qs_error_suffix(rc, " (and %zu more files)", n_failed - 1);
+	return rc;
+}
+
+/* Drops the backups (all of them after a success; after a rollback, those no longer needed), and frees c. */
+static void commit_end(struct commit *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (c->undo[i].backup && !c->undo[i].kept)
+			unlink(c->undo[i].backup);
+		free(c->undo[i].backup);
+		free(c->undo[i].to);
+	}
+	if (c->bakdir)
+		rmdir(c->bakdir);
+	free(c->bakdir);
+	free(c->undo);
+	list_free(&c->made);
+}
+
 int qs_stage_commit(struct qs_stage *st)
 {
 	int rc = QS_OK;
 	for (size_t i = 0; i < st->files.n && rc == QS_OK; i++)
 		rc = check_target(st, st->files.v[i]);
-	for (size_t i = 0; i < st->files.n && rc == QS_OK; i++) {
-		rc = make_parents(st->outdir, st->files.v[i], NULL);
-		char *from = join(st->tmpdir, st->files.v[i]);
-		char *to = join(st->outdir, st->files.v[i]);
-		if (rc == QS_OK && (!from || !to))
-			rc = qs_error_set(QS_ENOMEM, "out of memory");
-		if (rc == QS_OK && rename(from, to) != 0)
-			rc = qs_error_set(QS_EIO, "'%s': cannot move result into place: %s", to, strerror(errno));
-		free(from);
-		free(to);
+	struct commit c = {0};
+	size_t n = 0; /* files the commit has begun to place */
+	if (rc == QS_OK && (rc = commit_begin(st, &c)) == QS_OK) {
+		while (rc == QS_OK && n < st->files.n)
+			rc = place(st, &c, n++);
+		if (rc)
+			rc = rollback(st, &c, n, rc);
 	}
+	commit_end(&c, n);
 	remove_staged(st);
+	if (rc && st->created_outdir)
+		rmdir(st->outdir);
 	stage_free(st);
 	return rc;
 }

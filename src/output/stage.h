@@ -13,8 +13,13 @@ int qs_stage_open(const char *outdir, struct qs_stage **out);
 int qs_stage_fopen(struct qs_stage *st, const char *relpath, FILE **f);
 /* Closes a file from qs_stage_fopen, turning write errors into a status. */
 int qs_stage_fclose(struct qs_stage *st, FILE *f);
-/* Renames every staged file to OUT/relpath (replacing older ones), removes the staging folder, frees st. When a
- * folder stands where a file goes, or a file where a folder goes, fails before renaming anything. */
+/* Renames every staged file to OUT/relpath (replacing older ones), removes the staging folder, frees st.
+ * All or nothing: when a folder stands where a file goes, or a file where a folder goes, fails before renaming
+ * anything; when a rename fails later (a full or read-only disk), undoes the renames done so far and then fails, with
+ * "; the previous results were restored" added to the message. Each file a rename replaces is kept until the commit
+ * ends as a hard link in OUT/.qscope-XXXXXX/.old-XXXXXX/ (moved there where hard links fail), so the undo is a rename
+ * back; files and folders that were new are removed. A file that cannot be put back is named in the message and left
+ * in that folder, as are the replaced files if the process dies during the commit. */
 int qs_stage_commit(struct qs_stage *st);
 /* Removes the staging folder and what is in it (and OUT itself if this run created it and it is empty); frees st.
  * Accepts NULL. */
