@@ -9,12 +9,15 @@ sweep.csv, no temporary files, CASE/out either absent or empty. Prints one line 
 import json
 import os
 import random
+import re
+import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 
 QSCOPE = os.environ.get("QSCOPE", "")
+FAIL_RENAME_SHIM = os.environ.get("QS_FAIL_RENAME_SHIM", "")  # tests/cli/fail_rename.c, built by meson
 ROOT = os.environ.get("QS_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 FIXTURES = os.path.join(os.path.abspath(ROOT), "tests", "fixtures")
 VALID = os.path.join(FIXTURES, "npy_v1_f4le.npy")
@@ -70,12 +73,13 @@ def report(name, problems):
         print(f"ok   {name}")
 
 
-def run(case_dir, args, with_output=True):
-    """Runs qscope in case_dir; returns (status, stdout, stderr, out_dir)."""
+def run(case_dir, args, with_output=True, env=None):
+    """Runs qscope in case_dir (with env's variables added); returns (status, stdout, stderr, out_dir)."""
     out = os.path.join(case_dir, "out")
     argv = [QSCOPE] + args + (["-o", out] if with_output else [])
     try:
-        p = subprocess.run(argv, cwd=case_dir, capture_output=True, text=True, errors="replace", timeout=120)
+        p = subprocess.run(argv, cwd=case_dir, capture_output=True, text=True, errors="replace", timeout=120,
+                           env=dict(os.environ, **env) if env else None)
     except subprocess.TimeoutExpired:
         return None, "", "timed out", out
     return p.returncode, p.stdout, p.stderr, out
@@ -316,6 +320,135 @@ def test_paths(tmp):
            [] if status == 0 and os.listdir(elsewhere) else [f"exit {status}, {os.listdir(elsewhere)}: {stderr!r}"])
 
 
+def tree(top):
+    """Everything under top: relative path -> file content, "<folder>" or "-> link target" (links not followed)."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, top)
+            if os.path.islink(path):
+                found[rel] = "-> " + os.readlink(path)
+            elif os.path.isdir(path):
+                found[rel] = "<folder>"
+            else:
+                with open(path, "rb") as f:
+                    found[rel] = f.read()
+    return found
+
+
+def earlier_results(case):
+    """OUT as an earlier run left it, for a new run that stages sweep.csv, qparams/npy_v1_f4le/*, recommend.csv."""
+    out = os.path.join(case, "out")
+    os.makedirs(os.path.join(out, "qparams", "other"))
+    for rel, text in (("sweep.csv", "earlier sweep\n"), ("recommend.csv", "earlier recommend\n"),
+                      ("qparams/other/keep.npy", "earlier qparams\n")):
+        with open(os.path.join(out, rel), "w") as f:
+            f.write(text)
+    return out
+
+
+def test_rollback(tmp):
+    """A rename failing after others succeeded: the commit puts the earlier results back (the staged files are
+    renamed in the order sweep.csv, qparams/..., recommend.csv, so failing recommend.csv's comes after the others)."""
+    if not FAIL_RENAME_SHIM:
+        report("rollback tests", ["QS_FAIL_RENAME_SHIM is not set (run them through meson test)"])
+        return
+    args = ["sweep", VALID, "--save-qparams", "--no-plots"]
+    # The shim goes in front of the sanitizer runtime in an ASan build, which ASan refuses unless told not to check.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    shim = {"LD_PRELOAD": FAIL_RENAME_SHIM, "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+
+    case = new_case(tmp, "rollback")
+    out = earlier_results(case)
+    before = tree(out)
+    status, _, stderr, _ = run(case, args, env=dict(shim, QS_FAIL_RENAME="out/recommend.csv"))
+    problems = one_line_error(status, stderr, 1, [os.path.join(out, "recommend.csv"), "no space left on device",
+                                                  "the previous results were restored"])
+    after = tree(out)
+    if after != before:
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        problems.append(f"OUT differs from before the run in {changed}")
+    report("a rename failing part-way: the earlier results are back, no new file or folder left", problems)
+
+    # Without hard links the earlier files are kept by renaming them into the staging folder: a success leaves the new
+    # results and nothing else, a failure part-way puts the earlier files back all the same.
+    case = new_case(tmp, "no_links")
+    out = earlier_results(case)
+    status, _, stderr, _ = run(case, args, env=dict(shim, QS_FAIL_LINK="1"))
+    after = tree(out)
+    problems = [] if status == 0 else [f"exit {status}: {stderr!r}"]
+    if after.get("sweep.csv", b"").startswith(b"earlier") or after.get("recommend.csv", b"").startswith(b"earlier"):
+        problems.append("an earlier result was not replaced")
+    if [k for k in after if k.startswith(".qscope-")] or "qparams/npy_v1_f4le" not in after:
+        problems.append(f"OUT holds {sorted(after)}")
+    report("no hard links: a commit still replaces the earlier results and leaves no backup", problems)
+    case = new_case(tmp, "no_links_rollback")
+    out = earlier_results(case)
+    before = tree(out)
+    status, _, stderr, _ = run(case, args, env=dict(shim, QS_FAIL_LINK="1", QS_FAIL_RENAME="out/recommend.csv"))
+    problems = one_line_error(status, stderr, 1,
+                              [os.path.join(out, "recommend.csv"), "the previous results were restored"])
+    if tree(out) != before:
+        problems.append(f"OUT differs from before the run: {sorted(tree(out))}")
+    report("no hard links: a rename failing part-way, the earlier results are back", problems)
+
+    # The rollback fails too (putting the earlier sweep.csv back): the message names the file and where it is kept.
+    case = new_case(tmp, "rollback_fails")
+    out = earlier_results(case)
+    before = tree(out)
+    status, _, stderr, _ = run(case, args, env=dict(shim, QS_FAIL_RENAME="out/recommend.csv,out/sweep.csv@2"))
+    sweep = os.path.join(out, "sweep.csv")
+    problems = one_line_error(status, stderr, 1, [os.path.join(out, "recommend.csv"),
+                                                  f"'{sweep}' could not be put back", "the previous file is kept as"])
+    kept = re.search(r"kept as '([^']*)'", stderr)
+    if not kept or not os.path.isfile(kept.group(1)):
+        problems.append(f"the kept file is not named or not there: {stderr!r}")
+    else:
+        with open(kept.group(1)) as f:
+            if f.read() != "earlier sweep\n":
+                problems.append("the kept file is not the earlier sweep.csv")
+        after = tree(out)
+        staging = os.path.relpath(kept.group(1), out).split(os.sep)[0]
+        others = {k: v for k, v in after.items() if k != "sweep.csv" and k.split(os.sep)[0] != staging}
+        if others != {k: v for k, v in before.items() if k != "sweep.csv"}:
+            problems.append(f"besides sweep.csv, OUT holds {sorted(others)}")
+    report("the rollback failing for one file: named, the earlier file kept and the others restored", problems)
+
+
+def test_rollback_exdev(tmp):
+    """A failure without the shim: OUT/qparams a link to a folder on another file system, where rename cannot go
+    (EXDEV) after sweep.csv has been replaced."""
+    elsewhere = None
+    for candidate in ("/dev/shm", os.environ.get("XDG_RUNTIME_DIR", "")):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK) and \
+                os.stat(candidate).st_dev != os.stat(tmp).st_dev:
+            elsewhere = tempfile.mkdtemp(prefix="qscope_cli_errors.", dir=candidate)
+            break
+    if not elsewhere:
+        print("skip a result folder on another file system: no writable folder on another file system")
+        return
+    try:
+        case = new_case(tmp, "rollback_exdev")
+        out = os.path.join(case, "out")
+        os.makedirs(out)
+        for rel, text in (("sweep.csv", "earlier sweep\n"), ("recommend.csv", "earlier recommend\n")):
+            with open(os.path.join(out, rel), "w") as f:
+                f.write(text)
+        os.symlink(elsewhere, os.path.join(out, "qparams"))
+        before = tree(out)
+        status, _, stderr, _ = run(case, ["sweep", VALID, "--save-qparams", "--no-plots"])
+        problems = one_line_error(status, stderr, 1,
+                                  ["invalid cross-device link", "the previous results were restored"])
+        if tree(out) != before:
+            problems.append(f"OUT differs from before the run: {sorted(tree(out))}")
+        if os.listdir(elsewhere):
+            problems.append(f"left in the linked folder: {os.listdir(elsewhere)}")
+        report("OUT/qparams a link to another file system: the earlier results are back", problems)
+    finally:
+        shutil.rmtree(elsewhere)
+
+
 def main():
     if not QSCOPE or not os.access(QSCOPE, os.X_OK):
         print(f"QSCOPE is not set to an executable ({QSCOPE!r})")
@@ -328,6 +461,8 @@ def main():
         test_escaped_names(tmp)
         test_usage(tmp)
         test_paths(tmp)
+        test_rollback(tmp)
+        test_rollback_exdev(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
