@@ -196,23 +196,35 @@ static void remove_staged(struct qs_stage *st)
 	rmdir(st->tmpdir);
 }
 
-/* Whether OUT/relpath can take a staged file: every folder on its way is a folder (or a link to one) or absent, and
- * the path itself is not a folder (rename replaces a file or a link, but not a folder). Checked for every file before
- * the first rename, so that something in the way fails the commit before it has replaced anything. */
-static int check_target(const struct qs_stage *st, const char *relpath)
+/* Whether OUT/relpath can take a staged file: every folder on its way is a folder (or a link to one) or absent, the
+ * deepest one there is on the staging folder's file system (rename cannot cross to another), and the path itself is
+ * not a folder (rename replaces a file or a link, but not a folder). Checked for every file before the first rename,
+ * so that something in the way fails the commit before it has replaced anything. */
+static int check_target(const struct qs_stage *st, const char *relpath, dev_t dev)
 {
 	char *path = join(st->outdir, relpath);
 	if (!path)
 		return qs_error_set(QS_ENOMEM, "out of memory");
 	int rc = QS_OK;
 	struct stat sb;
+	dev_t last = dev;                    /* the device of the deepest folder on the way that exists */
+	size_t last_len = strlen(st->outdir); /* and the length of its path (at first OUT, the staging folder's) */
 	for (char *s = strchr(path + strlen(st->outdir) + 1, '/'); s && rc == QS_OK; s = strchr(s + 1, '/')) {
 		*s = '\0';
-		if (stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		int err = stat(path, &sb) == 0 ? 0 : errno;
+		if (!err && !S_ISDIR(sb.st_mode))
 			rc = qs_error_set(QS_EIO, "'%s': in the way of the results (not a folder); nothing was replaced", path);
+		else if (!err)
+			last = sb.st_dev, last_len = (size_t)(s - path);
+		else if (err != ENOENT || lstat(path, &sb) == 0) /* absent is fine, a broken link or a loop is not */
+			rc = qs_error_set(QS_EIO, "'%s': in the way of the results (%s); nothing was replaced", path,
+					  err == ENOENT ? "a broken link" : strerror(err));
 		*s = '/';
 	}
-	if (rc == QS_OK && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+	if (rc == QS_OK && last != dev)
+		rc = qs_error_set(QS_EIO, "'%.*s': on another file system than the output folder (results are moved into "
+				  "place by rename); nothing was replaced", (int)last_len, path);
+	else if (rc == QS_OK && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
 		rc = qs_error_set(QS_EIO, "'%s': in the way of the results (a folder); nothing was replaced", path);
 	free(path);
 	return rc;
@@ -369,8 +381,11 @@ static void commit_end(struct commit *c, size_t n)
 int qs_stage_commit(struct qs_stage *st)
 {
 	int rc = QS_OK;
+	struct stat sb;
+	if (stat(st->tmpdir, &sb) != 0)
+		rc = qs_error_set(QS_EIO, "'%s': staging folder gone: %s; nothing was replaced", st->tmpdir, strerror(errno));
 	for (size_t i = 0; i < st->files.n && rc == QS_OK; i++)
-		rc = check_target(st, st->files.v[i]);
+		rc = check_target(st, st->files.v[i], sb.st_dev);
 	struct commit c = {0};
 	size_t n = 0; /* files the commit has begun to place */
 	if (rc == QS_OK && (rc = commit_begin(st, &c)) == QS_OK) {

@@ -14,8 +14,8 @@ int qs_stage_fopen(struct qs_stage *st, const char *relpath, FILE **f);
 /* Closes a file from qs_stage_fopen, turning write errors into a status. */
 int qs_stage_fclose(struct qs_stage *st, FILE *f);
 /* Renames every staged file to OUT/relpath (replacing older ones), removes the staging folder, frees st.
- * All or nothing: when a folder stands where a file goes, or a file where a folder goes, fails before renaming
- * anything; when a rename fails later (a full or read-only disk), undoes the renames done so far and then fails, with
+ * All or nothing: when a folder stands where a file goes, a file or a broken link where a folder goes, or a folder
+ * on the way is on another file system (a link), fails before renaming anything; when a rename fails later (a full or read-only disk), undoes the renames done so far and then fails, with
  * "; the previous results were restored" added to the message. Each file a rename replaces is kept until the commit
  * ends as a hard link in OUT/.qscope-XXXXXX/.old-XXXXXX/ (moved there where hard links fail), so the undo is a rename
  * back; files and folders that were new are removed. A file that cannot be put back is named in the message and left

@@ -289,26 +289,29 @@ def test_paths(tmp):
     report("output path is a regular file", problems)
 
     # Results of an earlier run stay whole when something is in the way of one new result: OUT/recommend.csv a folder,
-    # OUT/qparams a file (before, sweep.csv was replaced and then the run failed, a mix of two runs).
-    for blocker, make_dir in (("recommend.csv", True), ("qparams", False)):
+    # OUT/qparams a file (before, sweep.csv was replaced and then the run failed, a mix of two runs), or a broken link.
+    for blocker, kind, words in (("recommend.csv", "folder", "(a folder)"), ("qparams", "file", "(not a folder)"),
+                                 ("qparams", "broken link", "(a broken link)")):
         case = new_case(tmp, "in_the_way")
         out = os.path.join(case, "out")
         os.makedirs(out)
         with open(os.path.join(out, "sweep.csv"), "w") as f:
             f.write("earlier run\n")
-        if make_dir:
+        if kind == "folder":
             os.makedirs(os.path.join(out, blocker))
-        else:
+        elif kind == "file":
             with open(os.path.join(out, blocker), "w") as f:
                 f.write("a file\n")
+        else:
+            os.symlink(os.path.join(case, "absent"), os.path.join(out, blocker))
         status, _, stderr, _ = run(case, ["sweep", VALID, "--save-qparams", "--no-plots"])
-        problems = one_line_error(status, stderr, 1, [os.path.join(out, blocker), "nothing was replaced"])
+        problems = one_line_error(status, stderr, 1, [os.path.join(out, blocker), words, "nothing was replaced"])
         with open(os.path.join(out, "sweep.csv")) as f:
             if f.read() != "earlier run\n":
                 problems.append("the earlier sweep.csv was replaced")
         if sorted(os.listdir(out)) != sorted(["sweep.csv", blocker]):
             problems.append(f"output folder holds {sorted(os.listdir(out))}")
-        report(f"OUT/{blocker} in the way: nothing replaced, nothing left", problems)
+        report(f"OUT/{blocker} a {kind} in the way: nothing replaced, nothing left", problems)
     # ... but a link to a folder is a folder: OUT/qparams -> elsewhere takes the qparams files
     case = new_case(tmp, "linked_qparams")
     out, elsewhere = os.path.join(case, "out"), os.path.join(case, "elsewhere")
@@ -416,9 +419,9 @@ def test_rollback(tmp):
     report("the rollback failing for one file: named, the earlier file kept and the others restored", problems)
 
 
-def test_rollback_exdev(tmp):
-    """A failure without the shim: OUT/qparams a link to a folder on another file system, where rename cannot go
-    (EXDEV) after sweep.csv has been replaced."""
+def test_other_file_system(tmp):
+    """OUT/qparams a link to a folder on another file system, where rename cannot go (EXDEV): refused before the first
+    rename (it used to fail after sweep.csv had been replaced)."""
     elsewhere = None
     for candidate in ("/dev/shm", os.environ.get("XDG_RUNTIME_DIR", "")):
         if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK) and \
@@ -429,7 +432,7 @@ def test_rollback_exdev(tmp):
         print("skip a result folder on another file system: no writable folder on another file system")
         return
     try:
-        case = new_case(tmp, "rollback_exdev")
+        case = new_case(tmp, "other_fs")
         out = os.path.join(case, "out")
         os.makedirs(out)
         for rel, text in (("sweep.csv", "earlier sweep\n"), ("recommend.csv", "earlier recommend\n")):
@@ -438,13 +441,13 @@ def test_rollback_exdev(tmp):
         os.symlink(elsewhere, os.path.join(out, "qparams"))
         before = tree(out)
         status, _, stderr, _ = run(case, ["sweep", VALID, "--save-qparams", "--no-plots"])
-        problems = one_line_error(status, stderr, 1,
-                                  ["invalid cross-device link", "the previous results were restored"])
+        problems = one_line_error(status, stderr, 1, [f"'{os.path.join(out, 'qparams')}': on another file system",
+                                                      "nothing was replaced"])
         if tree(out) != before:
             problems.append(f"OUT differs from before the run: {sorted(tree(out))}")
         if os.listdir(elsewhere):
             problems.append(f"left in the linked folder: {os.listdir(elsewhere)}")
-        report("OUT/qparams a link to another file system: the earlier results are back", problems)
+        report("OUT/qparams a link to another file system: refused, nothing replaced", problems)
     finally:
         shutil.rmtree(elsewhere)
 
@@ -462,7 +465,7 @@ def main():
         test_usage(tmp)
         test_paths(tmp)
         test_rollback(tmp)
-        test_rollback_exdev(tmp)
+        test_other_file_system(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
