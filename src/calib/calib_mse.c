@@ -30,7 +30,8 @@
 #define MSE_GRID 200
 #define MSE_GRID_FINE 24
 #define MSE_GOLDEN_ITERS 32
-#define MSE_PARALLEL_N 65536 /* from this many values the grid is evaluated on all threads */
+#define MSE_PARALLEL_N 65536 /* from this many values the grid is evaluated on all threads, */
+#define MSE_CHUNK 16         /* so many points at a time */
 
 static int mse_parse(const char *arg, double *param)
 {
@@ -75,6 +76,25 @@ static double record(struct mse_ctx *c, double a, double sse)
 static double sse_at(struct mse_ctx *c, double a)
 {
 	return record(c, a, sse_of(c, a));
+}
+
+/* Whether no clip factor a' <= a can have an sse below `low`: true when the error of the values outside the
+ * quantizer's levels at a alone exceeds low (with a margin far above the rounding of either sum). That error is a
+ * lower bound of sse(a), and for a symmetric scheme it only grows as a shrinks: the zero-point is fixed and the scale
+ * does not grow with a smaller range (pow2 and the torch profile included), so the levels' span
+ * [(qmin - z) s, (qmax - z) s] shrinks. An asymmetric zero-point is rounded from the range and can move the span
+ * either way, so there (and without the prepared values) nothing is skipped. */
+static bool no_better(const struct mse_ctx *c, double a, double low)
+{
+	if (c->q.asym || !c->prep || !(low < INFINITY))
+		return false;
+	struct qs_qparams p;
+	long qmin, qmax;
+	qs_quant_params(&c->q, a * c->lo, a * c->hi, &p);
+	qs_quant_range(&c->q, &qmin, &qmax);
+	double z = (double)p.zero_point;
+	return qs_err_fast_outside(c->prep, ((double)qmin - z) * p.scale, ((double)qmax - z) * p.scale) >
+	       low * (1.0 + 1e-9);
 }
 
 /* Golden-section search for a minimum of sse_at on [a, b]; the best point lands in c->best_a. */
@@ -145,13 +165,34 @@ static int mse_clip_range(const struct qs_calib_group *g, const struct qs_quanti
 		grid[MSE_GRID_FINE + k - 1] = (double)k / MSE_GRID;
 	size_t count = MSE_GRID_FINE + MSE_GRID, best_k = count - 1;
 	double sse[MSE_GRID_FINE + MSE_GRID], best = INFINITY;
-	/* a large group's grid on all threads (when the caller is not already running groups in parallel); the points
-	 * are then recorded in grid order, so the result does not depend on the thread count */
-	#pragma omp parallel for schedule(dynamic, 4) if (n >= MSE_PARALLEL_N && !qs_in_parallel())
-	for (size_t k = 0; k < count; k++)
-		sse[k] = sse_of(&c, grid[k]);
+	/* The grid from a = 1 down, in chunks: a large group's chunk on all threads (when the caller is not already
+	 * running groups in parallel), one point at a time otherwise. Before each chunk, the points left are skipped when
+	 * no_better says none of them can beat the best so far. The points are recorded in grid order below, so the result
+	 * depends neither on the thread count nor on the skipping. */
+	bool threads = n >= MSE_PARALLEL_N && !qs_in_parallel();
+	size_t chunk = threads ? MSE_CHUNK : 1;
+	double low = INFINITY; /* the smallest sse evaluated so far */
+	for (size_t top = count; top > 0;) {
+		size_t bottom = top > chunk ? top - chunk : 0;
+		if (no_better(&c, grid[top - 1], low)) {
+			for (size_t k = 0; k < top; k++)
+				sse[k] = INFINITY;
+			break;
+		}
+		if (threads) {
+			#pragma omp parallel for schedule(dynamic, 1)
+			for (size_t k = bottom; k < top; k++)
+				sse[k] = sse_of(&c, grid[k]);
+		} else {
+			for (size_t k = bottom; k < top; k++)
+				sse[k] = sse_of(&c, grid[k]);
+		}
+		for (size_t k = bottom; k < top; k++)
+			low = fmin(low, sse[k]);
+		top = bottom;
+	}
 	for (size_t k = 0; k < count; k++) {
-		if (record(&c, grid[k], sse[k]) < best) {
+		if (sse[k] < INFINITY && record(&c, grid[k], sse[k]) < best) {
 			best = sse[k];
 			best_k = k;
 		}

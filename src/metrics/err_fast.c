@@ -663,6 +663,16 @@ static double sse_run(const struct qs_err_prepared *d, size_t l, size_t r, doubl
 	return sse + larger(blk.hi + blk.lo, 0.0);
 }
 
+double qs_err_fast_outside(const struct qs_err_prepared *d, double lo, double hi)
+{
+	size_t n = d->n;
+	if (n == 0)
+		return 0.0;
+	size_t below = first_above(d, 0, nextafter(lo, -INFINITY)); /* [0, below): x < lo */
+	size_t above = first_above(d, below, hi);                     /* [above, n): x > hi */
+	return (below > 0 ? sse_run(d, 0, below, lo) : 0.0) + (above < n ? sse_run(d, above, n, hi) : 0.0);
+}
+
 /* x̂ of the values at level k (level_of's value), by the very operations of qs_quant_fake: clamp, minus z, times s
  * (bit-identical to the ref's). */
 static double level_value(const struct level *lv, double k)

@@ -95,6 +95,11 @@ void qs_err_prepared_free(struct qs_err_prepared *d);
 void qs_err_fast(const struct qs_err_prepared *d, const struct qs_quantizer *q, const struct qs_qparams *p,
 		 struct qs_err *out);
 
+/* Σ (x - hi)² over the prepared values above hi plus Σ (lo - x)² over those below lo (lo <= hi), as accurate as
+ * qs_err_fast's sums: a lower bound of the sse of any quantizer whose levels x̂ all lie in [lo, hi], since every value
+ * outside is at least that far from its x̂. Cost O(log n) plus the partial blocks at the two ends. */
+double qs_err_fast_outside(const struct qs_err_prepared *d, double lo, double hi);
+
 /* qs_err_fast without the fallback: always walks the levels. Exposed so that tests exercise the walk on groups
  * small enough for qs_err_fast to choose the plain pass (e.g. 16 bits on 10^5 values). */
 void qs_err_fast_walk(const struct qs_err_prepared *d, const struct qs_quantizer *q, const struct qs_qparams *p,

@@ -498,6 +498,50 @@ START_TEST(test_mse_brute)
 }
 END_TEST
 
+/* The mse search skips grid points that provably cannot win (symmetric schemes: the error of the values outside the
+ * levels alone exceeds the best sse so far). Whatever it skips, its result is never worse than the best of every
+ * grid point, each evaluated here with the reference evaluator: a = 2^-j / 200 (j = 1..24) and k / 200 (k = 1..200),
+ * the grid calib_mse.c documents. Groups: heavy tails, a far outlier, all-equal values, values on a grid, mixtures,
+ * small (one point at a time) and above 65536 values (chunks on all threads); every symmetric variant. */
+START_TEST(test_mse_skipping)
+{
+	gsl_rng *r = rng_new(2385);
+	size_t big = RUNNING_ON_VALGRIND || getenv("QS_QUICK") ? 70000 : 200000;
+	double *x = malloc(big * sizeof *x);
+	for (int trial = 0; trial < 40; trial++) {
+		size_t n = trial < 36 ? 20 + gsl_rng_uniform_int(r, 3000) : big;
+		int kind = trial % 6;
+		for (size_t i = 0; i < n; i++) {
+			double v = kind == 0 ? gsl_ran_tdist(r, 2.0)
+				 : kind == 1 ? gsl_ran_gaussian(r, 1.0)
+				 : kind == 2 ? 0.75
+				 : kind == 3 ? 0.125 * (double)(long)gsl_rng_uniform_int(r, 33) - 2.0
+				 : kind == 4 ? gsl_ran_laplace(r, 0.3) + 0.2
+					     : (gsl_rng_uniform(r) < 0.9 ? gsl_ran_gaussian(r, 0.1) : gsl_ran_gaussian(r, 3.0));
+			x[i] = (double)(float)v;
+		}
+		if (kind == 1)
+			x[gsl_rng_uniform_int(r, n)] = 1e4; /* a far outlier: the optimum below the linear grid */
+		struct qs_quantizer q = {.bits = 2 + trial % 7, .is_signed = trial % 3 != 1, .narrow = trial % 4 == 1,
+					 .pow2 = trial % 5 == 2, .profile = trial % 7 == 3 ? QS_PROFILE_TORCH : QS_PROFILE_DEFAULT};
+		double am = 0.0;
+		for (size_t i = 0; i < n; i++)
+			am = fmax(am, fabs(x[i]));
+		double lo, hi;
+		clip("mse", x, n, &q, &lo, &hi);
+		double got = sse_of(x, n, &q, lo, hi), grid = INFINITY;
+		for (int j = 1; j <= 24; j++)
+			grid = fmin(grid, sse_of(x, n, &q, -ldexp(am / 200.0, -j), ldexp(am / 200.0, -j)));
+		for (int k = 1; k <= 200; k++)
+			grid = fmin(grid, sse_of(x, n, &q, -am * k / 200.0, am * k / 200.0));
+		ck_assert_msg(got <= grid * (1.0 + 1e-9), "trial %d (n %zu, %d bits): mse sse %.12g, best grid point %.12g",
+			      trial, n, q.bits, got, grid);
+	}
+	free(x);
+	gsl_rng_free(r);
+}
+END_TEST
+
 /* ---- every calibrator, every quantizer ---------------------------------------------------------------------- */
 
 START_TEST(test_all_quantizers)
@@ -550,6 +594,7 @@ int main(void)
 	tc = tcase_create("mse");
 	tcase_add_test(tc, test_mse_gauss);
 	tcase_add_test(tc, test_mse_brute);
+	tcase_add_test(tc, test_mse_skipping);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("all");
 	tcase_add_loop_test(tc, test_all_quantizers, 0, QS_BITS_MAX - QS_BITS_MIN + 1);
