@@ -474,6 +474,45 @@ static void add_bit_widths(TCase *tc, const TTest *test)
 		tcase_add_loop_test(tc, test, widths[i], widths[i] + 1);
 }
 
+/* qs_err_fast_outside against a direct sum with long double, on seeded groups (float32 and double values, sizes
+ * around the block and bucket thresholds), bounds inside, at and beyond the data, values equal to a bound included. */
+START_TEST(test_outside)
+{
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	gsl_rng_set(r, 77);
+	static const size_t sizes[] = {1, 2, 31, 32, 33, 100, 4097, 70000};
+	double *x = malloc(70000 * sizeof *x);
+	struct qs_err_prepared d = {0};
+	for (size_t is = 0; is < sizeof sizes / sizeof *sizes; is++) {
+		for (int f32 = 0; f32 < 2; f32++) {
+			size_t n = sizes[is];
+			for (size_t i = 0; i < n; i++) {
+				double v = gsl_ran_tdist(r, 3.0) + 0.1;
+				x[i] = f32 ? (double)(float)v : v;
+			}
+			ck_assert_int_eq(qs_err_prepare(x, n, &d), QS_OK);
+			for (int t = 0; t < 12; t++) {
+				double lo = t < 10 ? x[gsl_rng_uniform_int(r, n)] - 0.5 * gsl_rng_uniform(r) : -1e9;
+				double hi = t < 10 ? lo + 3.0 * gsl_rng_uniform(r) : t == 10 ? -1e9 : 1e9;
+				if (t == 5)
+					hi = lo; /* a single point: every other value is outside */
+				long double want = 0.0L;
+				for (size_t i = 0; i < n; i++) {
+					long double dx = x[i] < lo ? (long double)lo - x[i] : x[i] > hi ? (long double)x[i] - hi : 0.0L;
+					want += dx * dx;
+				}
+				double got = qs_err_fast_outside(&d, lo, hi);
+				ck_assert_msg(fabsl(got - want) <= 1e-12L * want + 1e-300L,
+					      "n %zu f32 %d [%g, %g]: %.17g, direct %.17Lg", n, f32, lo, hi, got, want);
+			}
+		}
+	}
+	qs_err_prepared_free(&d);
+	free(x);
+	gsl_rng_free(r);
+}
+END_TEST
+
 static Suite *err_fast_suite(void)
 {
 	Suite *s = suite_create("err_fast");
@@ -491,6 +530,7 @@ static Suite *err_fast_suite(void)
 	tcase_add_test(tc, test_outlier);
 	tcase_add_test(tc, test_cancellation);
 	tcase_add_test(tc, test_edge_cases);
+	tcase_add_test(tc, test_outside);
 	suite_add_tcase(s, tc);
 	return s;
 }
