@@ -2,8 +2,10 @@
 
 Found by fuzzing: two inputs d1/w.npy and d2/w.npy were merged into one tensor "w" by the recommendation, npz members
 "a/b" and "a_b" wrote the same qparams files (the run failed half-written), and a member named ".." put its qparams
-files into OUT itself. A weight and an activation batch set of the same name were merged the same way. Each tensor's row is checked against its own data with a numpy oracle (symmetric 8-bit minmax:
-s = max|x| / 127), so a mix-up shows as a wrong number, not only as a wrong name.
+files into OUT itself. Later: a weight and an activation batch set of the same name were merged the same way, and two
+names longer than 255 bytes with the same beginning shared a qparams folder. Each tensor's row is checked against its
+own data with a numpy oracle (symmetric 8-bit minmax: s = max|x| / 127), so a mix-up shows as a wrong number, not
+only as a wrong name.
 Env: QSCOPE = the built binary.
 """
 import csv
