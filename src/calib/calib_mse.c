@@ -78,23 +78,36 @@ static double sse_at(struct mse_ctx *c, double a)
 	return record(c, a, sse_of(c, a));
 }
 
-/* Whether no clip factor a' <= a can have an sse below `low`: true when the error of the values outside the
- * quantizer's levels at a alone exceeds low (with a margin far above the rounding of either sum). That error is a
- * lower bound of sse(a), and for a symmetric scheme it only grows as a shrinks: the zero-point is fixed and the scale
- * does not grow with a smaller range (pow2 and the torch profile included), so the levels' span
- * [(qmin - z) s, (qmax - z) s] shrinks. An asymmetric zero-point is rounded from the range and can move the span
- * either way, so there (and without the prepared values) nothing is skipped. */
+/* Whether no clip factor a' <= a can have an sse below `low`: true when the error of the values outside an interval
+ * holding the levels of every a' <= a alone exceeds low (with a margin far above the rounding of either sum). That
+ * error is a lower bound of each such sse(a'). The scale s never grows as a shrinks (pow2 and the torch profile
+ * included), so:
+ * - symmetric: the zero-point is fixed and the levels' span [(qmin - z) s, (qmax - z) s] at a holds every smaller
+ *   a's span;
+ * - asymmetric: the zero-point puts the lowest level within s/2 of a'·lo, and the span is (qmax - qmin) s' long, at
+ *   most a'·(hi - lo) + s' in the default profile (so the top level is within s/2 of a'·hi); pow2 and torch's eps
+ *   floor can make it longer, but not beyond (qmax - qmin) s above a'·lo <= 0. So [a·lo - s/2, a·hi + s/2], or
+ *   [a·lo - s/2, max(a·hi, (qmax - qmin) s) + s/2], widened here by s on both sides for rounding, holds them all.
+ * A dead point (a range that underflows to 0) is not covered, but its sse, Σ x², is above minmax's, which is
+ * evaluated first. Without the prepared values nothing is skipped. */
 static bool no_better(const struct mse_ctx *c, double a, double low)
 {
-	if (c->q.asym || !c->prep || !(low < INFINITY))
+	if (!c->prep || !(low < INFINITY))
 		return false;
 	struct qs_qparams p;
 	long qmin, qmax;
 	qs_quant_params(&c->q, a * c->lo, a * c->hi, &p);
 	qs_quant_range(&c->q, &qmin, &qmax);
-	double z = (double)p.zero_point;
-	return qs_err_fast_outside(c->prep, ((double)qmin - z) * p.scale, ((double)qmax - z) * p.scale) >
-	       low * (1.0 + 1e-9);
+	double s = p.scale, z = (double)p.zero_point, from, to;
+	if (!c->q.asym) {
+		from = ((double)qmin - z) * s;
+		to = ((double)qmax - z) * s;
+	} else {
+		bool plain = c->q.profile == QS_PROFILE_DEFAULT && !c->q.pow2;
+		from = a * c->lo - 1.5 * s;
+		to = (plain ? a * c->hi : fmax(a * c->hi, (double)(qmax - qmin) * s)) + 1.5 * s;
+	}
+	return qs_err_fast_outside(c->prep, from, to) > low * (1.0 + 1e-9);
 }
 
 /* Golden-section search for a minimum of sse_at on [a, b]; the best point lands in c->best_a. */

@@ -498,18 +498,18 @@ START_TEST(test_mse_brute)
 }
 END_TEST
 
-/* The mse search skips grid points that provably cannot win (symmetric schemes: the error of the values outside the
- * levels alone exceeds the best sse so far). Whatever it skips, its result is never worse than the best of every
- * grid point, each evaluated here with the reference evaluator: a = 2^-j / 200 (j = 1..24) and k / 200 (k = 1..200),
- * the grid calib_mse.c documents. Groups: heavy tails, a far outlier, all-equal values, values on a grid, mixtures,
- * small (one point at a time) and above 65536 values (chunks on all threads); every symmetric variant. */
+/* The mse search skips grid points that provably cannot win (the error of the values outside the levels alone
+ * exceeds the best sse so far). Whatever it skips, its result is never worse than the best of every grid point, each
+ * evaluated here with the reference evaluator: a = 2^-j / 200 (j = 1..24) and k / 200 (k = 1..200), the grid
+ * calib_mse.c documents. Groups: heavy tails, a far outlier, all-equal values, values on a grid, mixtures, small (one
+ * point at a time) and above 65536 values (chunks on all threads); symmetric and asymmetric, every variant. */
 START_TEST(test_mse_skipping)
 {
 	gsl_rng *r = rng_new(2385);
 	size_t big = RUNNING_ON_VALGRIND || getenv("QS_QUICK") ? 70000 : 200000;
 	double *x = malloc(big * sizeof *x);
-	for (int trial = 0; trial < 40; trial++) {
-		size_t n = trial < 36 ? 20 + gsl_rng_uniform_int(r, 3000) : big;
+	for (int trial = 0; trial < 60; trial++) {
+		size_t n = trial < 56 ? 20 + gsl_rng_uniform_int(r, 3000) : big;
 		int kind = trial % 6;
 		for (size_t i = 0; i < n; i++) {
 			double v = kind == 0 ? gsl_ran_tdist(r, 2.0)
@@ -522,18 +522,23 @@ START_TEST(test_mse_skipping)
 		}
 		if (kind == 1)
 			x[gsl_rng_uniform_int(r, n)] = 1e4; /* a far outlier: the optimum below the linear grid */
-		struct qs_quantizer q = {.bits = 2 + trial % 7, .is_signed = trial % 3 != 1, .narrow = trial % 4 == 1,
-					 .pow2 = trial % 5 == 2, .profile = trial % 7 == 3 ? QS_PROFILE_TORCH : QS_PROFILE_DEFAULT};
-		double am = 0.0;
-		for (size_t i = 0; i < n; i++)
+		struct qs_quantizer q = {.bits = 2 + trial % 7, .asym = trial % 2 == 1, .is_signed = trial % 3 != 1,
+					 .narrow = trial % 4 == 1, .pow2 = trial % 5 == 2,
+					 .profile = trial % 7 == 3 ? QS_PROFILE_TORCH : QS_PROFILE_DEFAULT};
+		double mn = 0.0, mx = 0.0, am = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			mn = fmin(mn, x[i]);
+			mx = fmax(mx, x[i]);
 			am = fmax(am, fabs(x[i]));
+		}
+		double l0 = q.asym ? mn : -am, h0 = q.asym ? mx : am; /* the line a·[l0, h0] the grid runs on */
 		double lo, hi;
 		clip("mse", x, n, &q, &lo, &hi);
 		double got = sse_of(x, n, &q, lo, hi), grid = INFINITY;
 		for (int j = 1; j <= 24; j++)
-			grid = fmin(grid, sse_of(x, n, &q, -ldexp(am / 200.0, -j), ldexp(am / 200.0, -j)));
+			grid = fmin(grid, sse_of(x, n, &q, ldexp(l0 / 200.0, -j), ldexp(h0 / 200.0, -j)));
 		for (int k = 1; k <= 200; k++)
-			grid = fmin(grid, sse_of(x, n, &q, -am * k / 200.0, am * k / 200.0));
+			grid = fmin(grid, sse_of(x, n, &q, l0 * k / 200.0, h0 * k / 200.0));
 		ck_assert_msg(got <= grid * (1.0 + 1e-9), "trial %d (n %zu, %d bits): mse sse %.12g, best grid point %.12g",
 			      trial, n, q.bits, got, grid);
 	}
