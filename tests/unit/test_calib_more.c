@@ -431,6 +431,19 @@ static double sse_of(const double *x, size_t n, const struct qs_quantizer *q, do
 	return qs_err_sse(&e);
 }
 
+/* The range mse's factor a scales: [-max|x|, max|x|], or [min(x, 0), max(x, 0)] for an asymmetric scheme. */
+static void full_range(const double *x, size_t n, bool asym, double *lo, double *hi)
+{
+	double mn = 0.0, mx = 0.0, am = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		mn = fmin(mn, x[i]);
+		mx = fmax(mx, x[i]);
+		am = fmax(am, fabs(x[i]));
+	}
+	*lo = asym ? mn : -am;
+	*hi = asym ? mx : am;
+}
+
 START_TEST(test_mse_gauss)
 {
 	/* 10^6 N(0,1) samples, 4 bits symmetric signed narrow: s = T/7 near the optimum step of the N(0,1) density,
@@ -474,13 +487,8 @@ START_TEST(test_mse_brute)
 		struct qs_quantizer q = {.bits = 2 + trial % 7, .asym = trial % 3 == 1, .is_signed = trial % 5 != 2,
 					 .narrow = trial % 2,
 					 .rounding = trial % 4 == 3 ? QS_ROUND_STOCHASTIC : QS_ROUND_EVEN};
-		double mn = 0.0, mx = 0.0, am = 0.0;
-		for (size_t i = 0; i < n; i++) {
-			mn = fmin(mn, x[i]);
-			mx = fmax(mx, x[i]);
-			am = fmax(am, fabs(x[i]));
-		}
-		double l0 = q.asym ? mn : -am, h0 = q.asym ? mx : am;
+		double l0, h0;
+		full_range(x, n, q.asym, &l0, &h0);
 		double lo, hi;
 		clip("mse", x, n, &q, &lo, &hi);
 		struct qs_quantizer qe = q;
@@ -525,13 +533,8 @@ START_TEST(test_mse_skipping)
 		struct qs_quantizer q = {.bits = 2 + trial % 7, .asym = trial % 2 == 1, .is_signed = trial % 3 != 1,
 					 .narrow = trial % 4 == 1, .pow2 = trial % 5 == 2,
 					 .profile = trial % 7 == 3 ? QS_PROFILE_TORCH : QS_PROFILE_DEFAULT};
-		double mn = 0.0, mx = 0.0, am = 0.0;
-		for (size_t i = 0; i < n; i++) {
-			mn = fmin(mn, x[i]);
-			mx = fmax(mx, x[i]);
-			am = fmax(am, fabs(x[i]));
-		}
-		double l0 = q.asym ? mn : -am, h0 = q.asym ? mx : am; /* the line a·[l0, h0] the grid runs on */
+		double l0, h0; /* the line a·[l0, h0] the grid runs on */
+		full_range(x, n, q.asym, &l0, &h0);
 		double lo, hi;
 		clip("mse", x, n, &q, &lo, &hi);
 		double got = sse_of(x, n, &q, lo, hi), grid = INFINITY;
