@@ -178,6 +178,17 @@ int qs_stage_fclose(struct qs_stage *st, FILE *f)
 	return QS_OK;
 }
 
+/* Removes the folders base/dirs[i] that are empty, last made first (so the deepest go before their parents). */
+static void remove_dirs(const char *base, const struct path_list *dirs)
+{
+	for (size_t i = dirs->n; i-- > 0;) {
+		char *p = join(base, dirs->v[i]);
+		if (p)
+			rmdir(p);
+		free(p);
+	}
+}
+
 /* Removes staged files and folders (deepest folders first) and the staging folder itself. */
 static void remove_staged(struct qs_stage *st)
 {
@@ -187,12 +198,7 @@ static void remove_staged(struct qs_stage *st)
 			unlink(p);
 		free(p);
 	}
-	for (size_t i = st->dirs.n; i-- > 0;) {
-		char *p = join(st->tmpdir, st->dirs.v[i]);
-		if (p)
-			rmdir(p);
-		free(p);
-	}
+	remove_dirs(st->tmpdir, &st->dirs);
 	rmdir(st->tmpdir);
 }
 
@@ -339,12 +345,7 @@ static int rollback(const struct qs_stage *st, struct commit *c, size_t n, int r
 			failed_errno = errno;
 		}
 	}
-	for (size_t i = c->made.n; i-- > 0;) {
-		char *p = join(st->outdir, c->made.v[i]);
-		if (p)
-			rmdir(p);
-		free(p);
-	}
+	remove_dirs(st->outdir, &c->made);
 	if (!touched)
 		return qs_error_suffix(rc, "; nothing was replaced");
 	if (!failed && !replaced)
