@@ -105,9 +105,9 @@ void qs_quant_params(const struct qs_quantizer *q, double lo, double hi, struct 
 		params_default(q, lo, hi, qmin, qmax, out);
 }
 
-int qs_quant_params_check(const struct qs_qparams *p, const char *name, double multiplier)
+int qs_quant_scale_check(double scale, const char *name, double multiplier)
 {
-	if (isfinite(p->scale))
+	if (isfinite(scale))
 		return QS_OK;
 	return qs_error_set(QS_ENONFINITE, "'%s': at multiplier %g the clip range is beyond float32, in which the torch "
 			    "profile computes its scale (torch's would be infinite); use smaller multipliers or the default "

@@ -43,10 +43,10 @@ void qs_quant_range(const struct qs_quantizer *q, long *qmin, long *qmax);
 /* (scale, zero-point) for the clip range [lo, hi] (lo <= hi) under q's scheme, profile and scale constraint. */
 void qs_quant_params(const struct qs_quantizer *q, double lo, double hi, struct qs_qparams *out);
 
-/* QS_OK, or QS_ENONFINITE naming the tensor `name` and the multiplier when p's scale is not finite. Only the torch
- * profile gets there: its float32 arithmetic overflows for a clip range (times the multiplier) beyond FLT_MAX, as
- * torch's own would, and every error measured with that scale would be NaN. */
-int qs_quant_params_check(const struct qs_qparams *p, const char *name, double multiplier);
+/* QS_OK, or QS_ENONFINITE naming the tensor `name` and the multiplier when a scale from qs_quant_params is not
+ * finite. Only the torch profile gets there: its float32 arithmetic overflows for a clip range (times the
+ * multiplier) beyond FLT_MAX, as torch's own would, and every error measured with that scale would be NaN. */
+int qs_quant_scale_check(double scale, const char *name, double multiplier);
 
 /* Rounds v to an integer-valued double. rng is used (and required) only for stochastic rounding. */
 double qs_quant_round(double v, enum qs_rounding mode, gsl_rng *rng);

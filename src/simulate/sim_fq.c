@@ -79,7 +79,7 @@ int qs_sim_fq_calibrate(const struct qs_sim_qspec *s, const struct qs_tensor *ca
 			rc = qs_calib_clip_range(&s->calib, gr.values + off, n, &s->quant, &lo, &hi);
 		if (rc == QS_OK) {
 			qs_quant_params(&s->quant, s->multiplier * lo, s->multiplier * hi, &p[k]);
-			rc = qs_quant_params_check(&p[k], calib_data->name, s->multiplier);
+			rc = qs_quant_scale_check(p[k].scale, calib_data->name, s->multiplier);
 		}
 	}
 	if (rc == QS_OK) {

@@ -276,8 +276,7 @@ static int sweep_multipliers(const struct qs_sweep_spec *spec, const struct conf
 			point_finish(G, s0, b->scale, b->zero_point, &b->points[im]);
 		}
 		for (size_t g = 0; g < G; g++) {
-			struct qs_qparams p = {.scale = b->scale[base + g]};
-			int rc = qs_quant_params_check(&p, row->tensor->name, spec->multipliers[im]);
+			int rc = qs_quant_scale_check(b->scale[base + g], row->tensor->name, spec->multipliers[im]);
 			if (rc)
 				return rc;
 		}
