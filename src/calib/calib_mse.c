@@ -192,7 +192,7 @@ static int mse_clip_range(const struct qs_calib_group *g, const struct qs_quanti
 				sse[k] = INFINITY;
 			break;
 		}
-		if (threads) {
+		if (threads) { /* not an `if` clause: a parallel region per point of a small group would cost more */
 			#pragma omp parallel for schedule(dynamic, 1)
 			for (size_t k = bottom; k < top; k++)
 				sse[k] = sse_of(&c, grid[k]);
