@@ -174,6 +174,26 @@ def test_nonfinite(tmp):
         problems.append("no (or empty) sweep.csv")
     report("--skip-nonfinite sweeps the finite values", problems)
 
+    # --profile torch computes the scale in float32: an asymmetric range of 3e38 - (-1e38) has none (torch's would be
+    # infinite), a symmetric one does until the multiplier takes 3e38 past FLT_MAX
+    case = new_case(tmp, "torch_overflow")
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }"
+    header += " " * (64 - 10 - 1 - len(header)) + "\n"
+    big = os.path.join(case, "big.npy")
+    with open(big, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() +
+                struct.pack("<4f", 3e38, -1e38, 1.0, 2.0))
+    for scheme, mult, ok in (("asym", "1", False), ("sym", "1", True), ("sym", "1.2", False)):
+        status, _, stderr, out = run(case, ["sweep", big, "--profile", "torch", "-s", scheme, "-m", mult, "--no-plots"])
+        if ok:
+            problems = [] if status == 0 else [f"exit {status}: {stderr!r}"]
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            problems = one_line_error(status, stderr, 1, [big, "'big'", f"at multiplier {mult} ", "beyond float32"])
+            problems += [p for p in leftovers(case) if "big.npy" not in p]
+        report(f"torch profile, {scheme} at multiplier {mult}: " + ("measured" if ok else "no float32 scale, exit 1"),
+               problems)
+
 
 def test_escaped_names(tmp):
     """A file name with a terminal escape sequence and a byte that is not UTF-8 is printed escaped (\\xNN), valid
