@@ -23,6 +23,20 @@ static bool qs_npz_is_npy(const char *name)
 	return n > 4 && strcmp(name + n - 4, ".npy") == 0;
 }
 
+/* Member i's name as numpy reads it. A name of ASCII bytes is taken raw: libzip's encoding guess would turn its control
+ * characters into CP437 glyphs (ESC into "\u2190"), where Python's zipfile keeps them. Other names come through
+ * libzip's guess: UTF-8 when flagged or valid, CP437 otherwise, as Python decodes them. NULL if the entry is bad. */
+static const char *member_name(zip_t *za, zip_uint64_t i)
+{
+	const char *raw = zip_get_name(za, i, ZIP_FL_ENC_RAW);
+	if (!raw)
+		return NULL;
+	for (const unsigned char *c = (const unsigned char *)raw; *c; c++)
+		if (*c >= 0x80)
+			return zip_get_name(za, i, 0);
+	return raw;
+}
+
 static int qs_npz_detect(const unsigned char *head, size_t len, const char *path)
 {
 	if (len >= 4 && memcmp(head, "PK\x03\x04", 4) == 0)
@@ -70,7 +84,7 @@ static int qs_npz_open(const char *path, const struct qs_load_opts *opts, void *
 	npz->n_members = n > 0 ? (zip_uint64_t)n : 0;
 	bool any_npy = false;
 	for (zip_uint64_t i = 0; i < npz->n_members && !any_npy; i++) {
-		const char *name = zip_get_name(npz->za, i, 0);
+		const char *name = member_name(npz->za, i);
 		any_npy = name && qs_npz_is_npy(name);
 	}
 	if (npz->n_members > 0 && !any_npy)
@@ -164,7 +178,7 @@ static int qs_npz_next(void *state, struct qs_tensor **out)
 	*out = NULL;
 	while (npz->next < npz->n_members) {
 		zip_uint64_t i = npz->next++;
-		const char *name = zip_get_name(npz->za, i, 0);
+		const char *name = member_name(npz->za, i);
 		if (!name)
 			return qs_error_set(QS_EFORMAT, "'%s': corrupt zip archive (%s)", npz->path, zip_strerror(npz->za));
 		if (!qs_npz_is_npy(name))

@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -217,6 +218,28 @@ def main():
         first = sorted(ln.split()[0] for ln in p.stdout.decode().splitlines()[1:] if ln.strip())
         check(p.returncode == 0 and b"\x1b" not in p.stdout and first == sorted([names[0], "x\\x1b[31mred"]),
               "table: an 80-byte name whole, the escape character printed as \\x1b", repr(p.stdout[:400]))
+
+        # ---------------- npz member names as numpy reads them: ASCII ones raw (libzip's guess turned ESC into the
+        # CP437 glyph U+2190), UTF-8 flagged ones as UTF-8, unflagged non-ASCII ones as CP437 (Python's zipfile)
+        npz = os.path.join(tmp, "names.npz")
+        np.savez(npz, **{"a\x1bb": np.ones(2, np.float32), "tab\there": np.ones(2, np.float32),
+                         "\u00fc": np.ones(2, np.float32)})
+        with zipfile.ZipFile(npz, "a") as z:  # a member named in Latin-1 without the UTF-8 flag (old zip tools)
+            class Latin1Name(zipfile.ZipInfo):
+                __slots__ = ()
+
+                def _encodeFilenameFlags(self):
+                    return self.filename.encode("latin-1"), self.flag_bits
+
+            info = Latin1Name("caf\u00e9.npy")
+            buf = io.BytesIO()
+            np.save(buf, np.ones(2, np.float32))
+            z.writestr(info, buf.getvalue())
+        expected = sorted(np.load(npz).files)
+        check("caf\u0398" in expected, "numpy reads the Latin-1 member name as CP437", str(expected))
+        p = subprocess.run([QSCOPE, "inspect", npz, "--csv"], capture_output=True)
+        got = sorted(r[0] for r in csv.reader(io.StringIO(p.stdout.decode()))) if p.returncode == 0 else []
+        check(got == sorted(expected + ["tensor"]), "npz member names in the CSV are numpy's", f"{got} {p.stderr!r}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
