@@ -127,8 +127,8 @@ static void print_table(const struct table *tb)
 	for (int c = 0; c < N_COLS; c++) {
 		width[c] = 0;
 		for (size_t i = 0; i <= tb->n; i++)
-			if (strlen(cell_at(tb, i, c)) > width[c])
-				width[c] = strlen(cell_at(tb, i, c));
+			if (qs_text_columns(cell_at(tb, i, c)) > width[c])
+				width[c] = qs_text_columns(cell_at(tb, i, c));
 	}
 	for (size_t i = 0; i <= tb->n; i++) {
 		for (int c = 0; c < N_COLS; c++) {
@@ -138,8 +138,12 @@ static void print_table(const struct table *tb)
 					putchar(',');
 				qs_csv_write_field(stdout, cell);
 			} else {
-				/* text columns left-aligned, numbers right-aligned */
-				printf(c < 3 ? "%-*s" : "%*s", (int)width[c], cell);
+				/* text columns left-aligned, numbers right-aligned; padded by characters (names may hold UTF-8) */
+				int pad = (int)(width[c] - qs_text_columns(cell));
+				if (c < 3)
+					printf("%s%*s", cell, pad, "");
+				else
+					printf("%*s%s", pad, "", cell);
 				if (c + 1 < N_COLS)
 					fputs("  ", stdout);
 			}

@@ -62,9 +62,9 @@ static void print_summary(const struct qs_recommendation *rec, const struct qs_t
 	       "granularity", "sch", "calib", "multiplier", "rel", "sqnr_db", "error", "target");
 	for (size_t i = 0; i < k && i < 15; i++) {
 		const struct qs_rec_point *p = chosen[i]->best;
-		char name[33]; /* the column's 32 bytes, cut before a character that does not fit */
-		printf("%-4zu  %-32s  %4d  %-12.12s  %-5s  %-10.10s  %10.4g  %8.4g  %8.2f  %-5s  %s\n", i + 1,
-		       qs_escape(p->tensor, name, sizeof name), p->bits, p->granularity, p->scheme, p->calib, p->multiplier,
+		char name[5 * 32 + 1]; /* the column's 32 characters */
+		printf("%-4zu  %s  %4d  %-12.12s  %-5s  %-10.10s  %10.4g  %8.4g  %8.2f  %-5s  %s\n", i + 1,
+		       qs_escape_cell(p->tensor, 32, name, sizeof name), p->bits, p->granularity, p->scheme, p->calib, p->multiplier,
 		       p->rel, p->sqnr_db, qs_rec_dominant(p), chosen[i]->meets_target ? "met" : "MISSED");
 	}
 	if (k > 15)
@@ -89,8 +89,8 @@ static void print_evaluation(const struct qs_recommendation *rec)
 			       "granularity", "calib", "rel_calib", "rel_eval", "dynamic_eval");
 			header = true;
 		}
-		char name[33];
-		printf("%-32s  %4d  %-12.12s  %-10.10s  %10.4g  %10.4g  ", qs_escape(p->tensor, name, sizeof name),
+		char name[5 * 32 + 1];
+		printf("%s  %4d  %-12.12s  %-10.10s  %10.4g  %10.4g  ", qs_escape_cell(p->tensor, 32, name, sizeof name),
 		       p->bits, p->granularity, p->calib, p->rel, p->eval_rel);
 		if (dyn)
 			printf("%12.4g\n", dyn->eval_rel);

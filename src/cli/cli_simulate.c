@@ -768,9 +768,10 @@ static int run_network(const struct sim_opts *o, struct qs_stage *stage, FILE *c
 				spec_text(&st.a, t, sizeof t);
 				snprintf(at, sizeof at, "%s %s", mode_names[o->act_mode], t);
 			}
+			char text[1024];
 			if (!o->quiet)
 				printf("%s: weights %s, activations %s%s\n  %-3s %-12s %-8s %5s %9s %9s %8s %9s %9s\n",
-				       o->network, wt, at, o->integer ? ", integer pipeline" : "", "#", "layer", "type",
+				       qs_escape(o->network, text, sizeof text), wt, at, o->integer ? ", integer pipeline" : "", "#", "layer", "type",
 				       "quant", "w_rel", "rel", "sqnr_db", "max_abs", "cosine");
 			for (size_t i = 0; i < net->n_layers; i++) {
 				const struct qs_net_layer *l = &net->layers[i];
@@ -787,12 +788,15 @@ static int run_network(const struct sim_opts *o, struct qs_stage *stage, FILE *c
 				qs_csv_put_num(csv, qs_sim_err_cosine(&r.err[i]));
 				fprintf(csv, ",%zu,%zu,%zu\n", r.n_overflow[i], r.top1_agree, r.samples);
 				(*rows)++;
-				if (!o->quiet)
-					printf("  %-3zu %-12s %-8s %5s %9.3g %9.3g %8.2f %9.3g %9.6f%s\n", i, l->name,
-					       qs_net_kind_name(l->kind), r.quantized[i] ? "yes" : "no",
+				if (!o->quiet) {
+					/* the name escaped (it comes from the user's INI), padded to 12 characters */
+					int pad = 12 - (int)qs_text_columns(qs_escape(l->name, text, sizeof text));
+					printf("  %-3zu %s%*s %-8s %5s %9.3g %9.3g %8.2f %9.3g %9.6f%s\n", i, text,
+					       pad > 0 ? pad : 0, "", qs_net_kind_name(l->kind), r.quantized[i] ? "yes" : "no",
 					       r.quantized[i] && st.cfg.weight ? qs_sim_err_rel(&r.w_err[i]) : 0.0,
 					       qs_sim_err_rel(&r.err[i]), qs_sim_err_sqnr_db(&r.err[i]), r.err[i].max_abs,
 					       qs_sim_err_cosine(&r.err[i]), r.n_overflow[i] ? "  (overflows)" : "");
+				}
 			}
 			if (!o->quiet)
 				printf("  top-1 agreement with the float model: %zu/%zu (%.1f%%)\n\n", r.top1_agree,

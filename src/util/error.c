@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,26 +67,58 @@ static size_t utf8_length(const unsigned char *s)
 	return len;
 }
 
-const char *qs_escape(const char *s, char *buf, size_t len)
+/* qs_escape, keeping at most max_chars characters (an escape counts as 4); *chars gets the number kept. */
+static void escape(const char *s, char *buf, size_t len, size_t max_chars, size_t *chars)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t used = 0;
+	size_t used = 0, kept = 0;
 	while (*p) {
 		size_t n = *p >= 0x80 ? utf8_length(p) : (*p >= 0x20 && *p != 0x7F);
-		if (used + (n ? n : 4) >= len)
+		if (used + (n ? n : 4) >= len || kept + (n ? 1 : 4) > max_chars)
 			break; /* cut before a whole character or escape that does not fit */
 		if (n) {
 			memcpy(buf + used, p, n);
 			p += n;
 			used += n;
+			kept++;
 		} else {
 			snprintf(buf + used, 5, "\\x%02x", *p++);
 			used += 4;
+			kept += 4;
 		}
 	}
 	if (len)
 		buf[used] = '\0';
+	*chars = kept;
+}
+
+const char *qs_escape(const char *s, char *buf, size_t len)
+{
+	size_t chars;
+	escape(s, buf, len, SIZE_MAX, &chars);
 	return buf;
+}
+
+const char *qs_escape_cell(const char *s, size_t width, char *buf, size_t len)
+{
+	size_t chars;
+	escape(s, buf, len, width, &chars);
+	size_t used = strlen(buf);
+	while (chars < width && used + 1 < len) {
+		buf[used++] = ' ';
+		chars++;
+	}
+	if (len)
+		buf[used] = '\0';
+	return buf;
+}
+
+size_t qs_text_columns(const char *s)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		n += (*p & 0xC0) != 0x80;
+	return n;
 }
 
 void qs_eprintf(const char *fmt, ...)

@@ -31,6 +31,14 @@ const char *qs_error_message(void);
  * returns buf. Names read from files reach the terminal and logs without escape sequences or broken text. */
 const char *qs_escape(const char *s, char *buf, size_t len);
 
+/* A table cell of exactly `width` characters: s escaped as by qs_escape, cut before the character or escape that
+ * would make it wider, then padded with spaces; into buf[len] (5 * width + 1 always fits); returns buf. */
+const char *qs_escape_cell(const char *s, size_t width, char *buf, size_t len);
+
+/* The characters (code points) of the UTF-8 text s, such as qs_escape's output: the columns it takes in a table, a
+ * wide character (CJK, emoji) counted as one. */
+size_t qs_text_columns(const char *s);
+
 /* printf to stderr through qs_escape, then a newline: how every message of the CLI is printed. */
 void qs_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

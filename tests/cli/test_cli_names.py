@@ -5,7 +5,7 @@ Found by fuzzing: two inputs d1/w.npy and d2/w.npy were merged into one tensor "
 files into OUT itself. Later: a weight and an activation batch set of the same name were merged the same way, and two
 names longer than 255 bytes with the same beginning shared a qparams folder. Each tensor's row is checked against its
 own data with a numpy oracle (symmetric 8-bit minmax: s = max|x| / 127), so a mix-up shows as a wrong number, not
-only as a wrong name.
+only as a wrong name. Tables on stdout are aligned by characters for UTF-8 names.
 Env: QSCOPE = the built binary.
 """
 import csv
@@ -122,9 +122,36 @@ def main():
                     scale = np.load(os.path.join(out, "ex", rel)).ravel()
                     want = np.abs(long_names[name].astype(np.float64)) / 127.0  # a group per value on a 1-D tensor
                     check(np.allclose(scale, want, rtol=1e-15, atol=0), f"long names: {name[-1]}: its own scales")
+
+        check_tables(tmp, rng)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary()
+
+
+def check_tables(tmp, rng):
+    """Tables on stdout count a name's characters, not its bytes: the summary's 32-character name column and inspect's
+    columns stay aligned for UTF-8 names, and a long one is cut after 32 characters, never inside one."""
+    names = ["\u00e9" * 40, "w", "\u00fcber", "x\x1b"]
+    npz = os.path.join(tmp, "utf8.npz")
+    np.savez(npz, **{n: rng.standard_normal(6).astype(np.float32) for n in names})
+    shown = {n: n.replace("\x1b", "\\x1b") for n in names}  # as the terminal shows them
+    r = subprocess.run([QSCOPE, "sweep", "--no-plots", "-m", "1", "-b", "8", "-g", "tensor", "-o",
+                        os.path.join(tmp, "out_utf8"), npz], capture_output=True, text=True)
+    lines = r.stdout.splitlines()
+    head = next((i for i, ln in enumerate(lines) if ln.startswith("rank  tensor")), None)
+    rows = lines[head + 1:head + 1 + len(names)] if head is not None else []
+    cells = sorted(ln[6:38] for ln in rows if ln[38:40] == "  " and ln[40:44].strip() == "8")
+    want = sorted(shown[n][:32].ljust(32) for n in names)
+    check(r.returncode == 0 and cells == want, "summary: 32-character name cells, cut and padded by characters",
+          f"{cells} {r.stderr}")
+    r = subprocess.run([QSCOPE, "inspect", npz], capture_output=True, text=True)
+    width = max(len(v) for v in shown.values())
+    lines = r.stdout.splitlines()
+    got = sorted((ln[:width], ln[width:width + 4]) for ln in lines[1:])
+    check(r.returncode == 0 and lines[0].startswith("tensor".ljust(width) + "  shape") and
+          got == sorted((shown[n].ljust(width), "  6 ") for n in names),
+          "inspect: every row's shape column starts at the same character", r.stdout)
 
 
 if __name__ == "__main__":

@@ -408,6 +408,21 @@ def check_line_limit(tmp):
               f"network INI: a 199-character line ({eol!r}) is accepted", r.stderr)
 
 
+def check_layer_names(tmp):
+    """A layer name from the INI reaches the table escaped (an escape sequence cannot reach the terminal) and padded
+    by characters; network.csv keeps it raw."""
+    path, out = os.path.join(tmp, "names.ini"), os.path.join(tmp, "names")
+    with open(path, "w") as f:
+        f.write("\n".join(["[network]", "input = " + fx("linear.x.npy"), "", "[f\u00e9\x1b]", "type = linear",
+                           "weight = " + fx("linear.w.npy"), ""]))
+    r = subprocess.run([QSCOPE, "simulate", "--network", path, "-b", "8", "-o", out], capture_output=True)
+    row = next((ln for ln in r.stdout.decode().splitlines() if ln.startswith("  0 ")), "")
+    check(r.returncode == 0 and b"\x1b" not in r.stdout and row.startswith("  0   f\u00e9\\x1b" + " " * 7 + "linear "),
+          "network table: the layer name escaped (6 characters), padded to 12", repr(r.stdout[:600]))
+    names = [row["layer"] for row in rows_of(os.path.join(out, "network.csv"))] if r.returncode == 0 else []
+    check(names == ["f\u00e9\x1b"], "network.csv: the layer name raw", str(names))
+
+
 def check_errors(tmp):
     w, x = fx("linear.w.npy"), fx("linear.x.npy")
     nan = os.path.join(tmp, "nan.npy")
@@ -485,6 +500,7 @@ def main():
         check_batches(tmp)
         check_errors(tmp)
         check_line_limit(tmp)
+        check_layer_names(tmp)
     return summary()
 
 

@@ -1,5 +1,5 @@
-/* The escaping of printed messages (qs_escape): byte strings worked out by hand from the UTF-8 rules
- * (RFC 3629): what passes unchanged and what becomes \xNN. */
+/* The escaping of printed messages (qs_escape) and table cells (qs_escape_cell, qs_text_columns): byte strings worked
+ * out by hand from the UTF-8 rules (RFC 3629): what passes unchanged, what becomes \xNN, how many characters. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,12 +58,53 @@ START_TEST(test_escape_cut)
 }
 END_TEST
 
+/* Table cells: exactly `width` characters, counted as a terminal shows them (é one, an escape four). */
+START_TEST(test_escape_cell)
+{
+	static const struct {
+		const char *in;
+		size_t width;
+		const char *want;
+	} cases[] = {
+		{"ab", 4, "ab  "},
+		{"abcdef", 4, "abcd"},
+		{"\xc3\xa9\xc3\xa9", 3, "\xc3\xa9\xc3\xa9 "},               /* 4 bytes, 2 characters, 1 space */
+		{"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3, "\xc3\xa9\xc3\xa9\xc3\xa9"}, /* cut after 3 characters, not 3 bytes */
+		{"a\x1b", 4, "a   "},                                /* the escape (4) does not fit in 3 */
+		{"a\x1b", 5, "a\\x1b"},
+		{"\xf0\x9f\x98\x80x", 2, "\xf0\x9f\x98\x80x"},           /* a 4-byte character counts one */
+		{"", 2, "  "},
+		{"abc", 0, ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char got[64];
+		ck_assert_ptr_eq(qs_escape_cell(cases[i].in, cases[i].width, got, sizeof got), got);
+		ck_assert_msg(strcmp(got, cases[i].want) == 0, "case %zu: got '%s', want '%s'", i, got, cases[i].want);
+	}
+	char small[4];
+	qs_escape_cell("ab", 8, small, sizeof small); /* the buffer, not the width, ends the padding */
+	ck_assert_str_eq(small, "ab ");
+}
+END_TEST
+
+START_TEST(test_text_columns)
+{
+	ck_assert_uint_eq(qs_text_columns(""), 0);
+	ck_assert_uint_eq(qs_text_columns("w.npy"), 5);
+	ck_assert_uint_eq(qs_text_columns("caf\xc3\xa9 \xe2\x82\xac"), 6);
+	ck_assert_uint_eq(qs_text_columns("\xf0\x9f\x98\x80"), 1);
+	ck_assert_uint_eq(qs_text_columns("a\\x1b"), 5); /* an escape as printed */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("escape");
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_escape_cut);
+	tcase_add_test(tc, test_escape_cell);
+	tcase_add_test(tc, test_text_columns);
 	suite_add_tcase(s, tc);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_NORMAL);
