@@ -604,10 +604,6 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 	shape_text(w->rank, w->shape, ws, sizeof ws);
 	shape_text(x->rank, x->shape, xs, sizeof xs);
 	shape_text(yrank, yshape, ys, sizeof ys);
-	if (!o->quiet)
-		printf("%s: W [%s] · X [%s] -> Y [%s]\n%-34s %-36s %9s %9s %9s %9s %9s %8s %9s\n", qs_sim_op_name(o->op),
-		       ws, xs, ys, "weights", "activations", "w_rel", "act_rel", "out(w)", "out(act)", "out_rel",
-		       "sqnr_db", "cosine");
 	fprintf(csv, "op,weight,input,%s,w_rel,w_sqnr_db,w_clipped,act_rel,act_sqnr_db,act_clipped,out_rel_w_only,"
 		     "out_rel_act_only,out_rel,out_sqnr_db,out_max_abs,out_cosine,overflows,int_vs_fake_max_abs,w_eff_bits,"
 		     "meets_target,recommended\n",
@@ -679,6 +675,10 @@ static int run_layer(const struct sim_opts *o, struct qs_stage *stage, FILE *csv
 			note_best(&best_out, qs_sim_err_rel(&r.out), line);
 			if (st.cfg.weight)
 				note_best(&best_w, qs_sim_err_rel(&r.w), wt);
+			if (!o->quiet && n_held == 1) /* the header once the first setting has run: not above an error */
+				printf("%s: W [%s] · X [%s] -> Y [%s]\n%-34s %-36s %9s %9s %9s %9s %9s %8s %9s\n",
+				       qs_sim_op_name(o->op), ws, xs, ys, "weights", "activations", "w_rel", "act_rel", "out(w)",
+				       "out(act)", "out_rel", "sqnr_db", "cosine");
 			if (!o->quiet)
 				printf("%-34s %-36s %9.3g %9.3g %9.3g %9.3g %9.3g %8.2f %9.6f\n", wt, at,
 				       qs_sim_err_rel(&r.w), qs_sim_err_rel(&r.act), qs_sim_err_rel(&r.out_w),

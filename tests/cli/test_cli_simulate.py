@@ -9,6 +9,7 @@ nothing left behind). Env: QSCOPE, QS_SOURCE_ROOT. Prints one line per check and
 """
 import csv
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -423,6 +424,22 @@ def check_layer_names(tmp):
     check(names == ["f\u00e9\x1b"], "network.csv: the layer name raw", str(names))
 
 
+def check_workspace_error(tmp):
+    """A conv2d whose im2col workspace does not fit (address space capped at 1.5 GB; the 2x4x2007x2006 output does)
+    fails with one line, nothing on stdout (the table's header came before the error) and nothing written."""
+    if "ASAN_OPTIONS" in os.environ:  # AddressSanitizer reserves terabytes of address space: a cap breaks it
+        print("skip the im2col workspace error: the address-space cap cannot run under AddressSanitizer")
+        return
+    out = os.path.join(tmp, "workspace")
+    cap = lambda: resource.setrlimit(resource.RLIMIT_AS, (1500 << 20, 1500 << 20))
+    r = subprocess.run([QSCOPE, "simulate", "--op", "conv2d", "--weight", fx("conv_basic.w.npy"), "--input",
+                        fx("conv_basic.x.npy"), "--padding", "1000", "-o", out], capture_output=True, text=True,
+                       preexec_fn=cap)
+    check(r.returncode == 1 and r.stdout == "" and "out of memory for the im2col workspace (27 x 4026042)" in r.stderr
+          and not os.path.exists(out), "conv2d workspace too large: one error line, empty stdout, nothing written",
+          f"{r.returncode} {r.stdout!r} {r.stderr!r}")
+
+
 def check_errors(tmp):
     w, x = fx("linear.w.npy"), fx("linear.x.npy")
     nan = os.path.join(tmp, "nan.npy")
@@ -501,6 +518,7 @@ def main():
         check_errors(tmp)
         check_line_limit(tmp)
         check_layer_names(tmp)
+        check_workspace_error(tmp)
     return summary()
 
 
