@@ -11,6 +11,8 @@ Data: n float32 values from a Student-t(4) distribution (seeded). Baselines:
   Histogram    torch.ao HistogramObserver, one approximate 8-bit calibration (2048 bins): best of 4 calls, the
                first one (slower: first-use overhead) printed beside it; also as a whole Python process (start,
                import torch, np.load, observe: what a user calibrating a dumped file from the shell waits for);
+               every torch baseline runs on all cores (torch.set_num_threads), as qscope does; HistogramObserver is
+               also printed at torch's own default thread count when that differs (1 on some machines);
   floor        np.dot(x, x): one plain pass over the data.
 qscope is timed as a whole process (load, sort, sweep, CSVs, recommendation; --no-plots) on all cores; its CPU
 time (user + sys) is printed in brackets beside the wall time. With --bench-calib (built by meson beside qscope),
@@ -72,6 +74,12 @@ def main():
     try:
         import torch
         xt = torch.from_numpy(x)
+        # Debian's torch starts with 1 thread on this 2-core VM (omp_get_max_threads() is 1 inside it); qscope runs on
+        # all cores, so every torch baseline is timed on all cores too. HistogramObserver is also timed at torch's
+        # default, for reference.
+        default_threads, cores = torch.get_num_threads(), os.cpu_count()
+        torch.set_num_threads(cores)
+        print(f"torch: {default_threads} thread(s) by default here; timed on all {cores} cores, as qscope is")
         for bits in (8, 4):
             qmax = (1 << (bits - 1)) - 1
             per = best_of(lambda: [torch.fake_quantize_per_tensor_affine(xt, float(m * amax / qmax), 0, -qmax - 1,
@@ -88,8 +96,14 @@ def main():
         first = best_of(hist, 1)  # the first call in this process: what a one-off calibration costs
         results["hist"] = min(first, best_of(hist))  # best of 4, as qscope is timed (best of 3): the ratio's base
         print(f"{'torch HistogramObserver, 8 bits (approx.)':44s} {results['hist'] * 1e3:10.2f} ms"
-              f"   (best of 4; the first call: {first * 1e3:.2f} ms)")
+              f"   (best of 4, {cores} threads; the first call: {first * 1e3:.2f} ms)")
+        if default_threads != cores:
+            torch.set_num_threads(default_threads)
+            print(f"{'  the same at torch default threads':44s} {best_of(hist) * 1e3:10.2f} ms"
+                  f"   (best of 4, {default_threads} thread(s); not a ratio's base)")
+            torch.set_num_threads(cores)
         code = ("import numpy, torch\n"
+                f"torch.set_num_threads({cores})\n"
                 "from torch.ao.quantization.observer import HistogramObserver\n"
                 "obs = HistogramObserver(dtype=torch.qint8, qscheme=torch.per_tensor_symmetric)\n"
                 f"obs(torch.from_numpy(numpy.load({path!r})))\n"
