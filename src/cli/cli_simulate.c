@@ -771,8 +771,8 @@ static int run_network(const struct sim_opts *o, struct qs_stage *stage, FILE *c
 			char text[1024];
 			if (!o->quiet)
 				printf("%s: weights %s, activations %s%s\n  %-3s %-12s %-8s %5s %9s %9s %8s %9s %9s\n",
-				       qs_escape(o->network, text, sizeof text), wt, at, o->integer ? ", integer pipeline" : "", "#", "layer", "type",
-				       "quant", "w_rel", "rel", "sqnr_db", "max_abs", "cosine");
+				       qs_escape(o->network, text, sizeof text), wt, at, o->integer ? ", integer pipeline" : "",
+				       "#", "layer", "type", "quant", "w_rel", "rel", "sqnr_db", "max_abs", "cosine");
 			for (size_t i = 0; i < net->n_layers; i++) {
 				const struct qs_net_layer *l = &net->layers[i];
 				qs_csv_write_field(csv, o->network);

@@ -103,13 +103,14 @@ const char *qs_escape_cell(const char *s, size_t width, char *buf, size_t len)
 {
 	size_t chars;
 	escape(s, buf, len, width, &chars);
+	if (!len)
+		return buf;
 	size_t used = strlen(buf);
 	while (chars < width && used + 1 < len) {
 		buf[used++] = ' ';
 		chars++;
 	}
-	if (len)
-		buf[used] = '\0';
+	buf[used] = '\0';
 	return buf;
 }
 

@@ -84,6 +84,9 @@ START_TEST(test_escape_cell)
 	char small[4];
 	qs_escape_cell("ab", 8, small, sizeof small); /* the buffer, not the width, ends the padding */
 	ck_assert_str_eq(small, "ab ");
+	char untouched = 'Z'; /* no room at all: nothing written, nothing read (the byte is not a string) */
+	qs_escape_cell("ab", 3, &untouched, 0);
+	ck_assert_int_eq(untouched, 'Z');
 }
 END_TEST
 
