@@ -1,5 +1,6 @@
 /* Rendering charts: gnuplot started without a shell, a batch of scripts per process, a few processes at a time. */
 #include "plots.h"
+#include "stage.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -71,6 +72,7 @@ static int job_start(struct job *j, const char *dir)
 		return -1;
 	}
 	if (j->pid == 0) {
+		qs_stage_child_signals();
 		int devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
 			dup2(devnull, STDIN_FILENO);

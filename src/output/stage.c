@@ -1,9 +1,11 @@
 /* Staging folder for atomic output: write everything under OUT/.qscope-XXXXXX, rename into OUT at the end, and undo
- * those renames if one of them fails. */
+ * those renames if one of them fails. An interrupting signal removes the staging folders (qs_stage_catch_signals). */
 #include "stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,23 @@ struct qs_stage {
 	bool created_outdir;
 	struct path_list files; /* relative paths staged so far */
 	struct path_list dirs;  /* relative folders created inside the staging folder, in creation order */
+	struct qs_stage *next;  /* the next open stage (open_stages) */
 };
+
+/* The stages open now, for the signal thread to remove. stage_lock guards this list, every change to a stage's
+ * lists, and each commit and abort whole: a signal during a commit is acted on once the commit has ended. */
+static pthread_mutex_t stage_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct qs_stage *open_stages;
+
+/* Takes st off open_stages (called with stage_lock held). */
+static void unregister(struct qs_stage *st)
+{
+	for (struct qs_stage **p = &open_stages; *p; p = &(*p)->next)
+		if (*p == st) {
+			*p = st->next;
+			return;
+		}
+}
 
 static char *join(const char *a, const char *b)
 {
@@ -118,6 +136,10 @@ int qs_stage_open(const char *outdir, struct qs_stage **out)
 		stage_free(st);
 		return rc;
 	}
+	pthread_mutex_lock(&stage_lock);
+	st->next = open_stages;
+	open_stages = st;
+	pthread_mutex_unlock(&stage_lock);
 	*out = st;
 	return QS_OK;
 }
@@ -150,17 +172,14 @@ static int make_parents(const char *base, const char *relpath, struct path_list 
 int qs_stage_fopen(struct qs_stage *st, const char *relpath, FILE **f)
 {
 	*f = NULL;
+	pthread_mutex_lock(&stage_lock);
 	int rc = make_parents(st->tmpdir, relpath, &st->dirs);
-	if (rc)
-		return rc;
-	char *path = join(st->tmpdir, relpath);
-	if (!path || push(&st->files, relpath) != 0) {
-		free(path);
-		return qs_error_set(QS_ENOMEM, "out of memory");
-	}
-	*f = fopen(path, "wb");
-	if (!*f)
+	char *path = rc ? NULL : join(st->tmpdir, relpath);
+	if (rc == QS_OK && (!path || push(&st->files, relpath) != 0))
+		rc = qs_error_set(QS_ENOMEM, "out of memory");
+	if (rc == QS_OK && !(*f = fopen(path, "wb")))
 		rc = qs_error_set(QS_EIO, "'%s': cannot create file: %s", path, strerror(errno));
+	pthread_mutex_unlock(&stage_lock);
 	free(path);
 	return rc;
 }
@@ -381,6 +400,7 @@ static void commit_end(struct commit *c, size_t n)
 
 int qs_stage_commit(struct qs_stage *st)
 {
+	pthread_mutex_lock(&stage_lock);
 	int rc = QS_OK;
 	struct stat sb;
 	if (stat(st->tmpdir, &sb) != 0)
@@ -399,18 +419,76 @@ int qs_stage_commit(struct qs_stage *st)
 	remove_staged(st);
 	if (rc && st->created_outdir)
 		rmdir(st->outdir);
+	unregister(st);
+	pthread_mutex_unlock(&stage_lock);
 	stage_free(st);
 	return rc;
+}
+
+/* Removes st's staging folder, and OUT when this run created it and it is empty (called with stage_lock held). */
+static void discard(struct qs_stage *st)
+{
+	remove_staged(st);
+	if (st->created_outdir)
+		rmdir(st->outdir);
 }
 
 void qs_stage_abort(struct qs_stage *st)
 {
 	if (!st)
 		return;
-	remove_staged(st);
-	if (st->created_outdir)
-		rmdir(st->outdir);
+	pthread_mutex_lock(&stage_lock);
+	discard(st);
+	unregister(st);
+	pthread_mutex_unlock(&stage_lock);
 	stage_free(st);
+}
+
+/* The signal thread: waits for one of the caught signals, removes every open stage (after a commit in progress has
+ * ended: the lock is not released again), says so, then lets the signal end the process as it would have. */
+static void *wait_for_signal(void *arg)
+{
+	const sigset_t *caught = arg;
+	int sig;
+	if (sigwait(caught, &sig) != 0)
+		return NULL;
+	pthread_mutex_lock(&stage_lock);
+	bool removed = open_stages != NULL;
+	for (struct qs_stage *st = open_stages; st; st = st->next)
+		discard(st);
+	if (removed)
+		fprintf(stderr, "%sqscope: interrupted (%s); the results of this run were not written\n",
+			isatty(STDERR_FILENO) ? "\n" : "", strsignal(sig));
+	signal(sig, SIG_DFL);
+	sigset_t only;
+	sigemptyset(&only);
+	sigaddset(&only, sig);
+	pthread_sigmask(SIG_UNBLOCK, &only, NULL);
+	raise(sig);
+	_exit(128 + sig); /* not reached: the signal's default action ends the process */
+}
+
+int qs_stage_catch_signals(void)
+{
+	static sigset_t caught;
+	sigemptyset(&caught);
+	sigaddset(&caught, SIGINT);
+	sigaddset(&caught, SIGTERM);
+	sigaddset(&caught, SIGHUP);
+	pthread_t t;
+	if (pthread_sigmask(SIG_BLOCK, &caught, NULL) != 0 || pthread_create(&t, NULL, wait_for_signal, &caught) != 0) {
+		pthread_sigmask(SIG_UNBLOCK, &caught, NULL);
+		return -1;
+	}
+	pthread_detach(t);
+	return 0;
+}
+
+void qs_stage_child_signals(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 const char *qs_stage_outdir(const struct qs_stage *st)

@@ -26,4 +26,14 @@ int qs_stage_commit(struct qs_stage *st);
 void qs_stage_abort(struct qs_stage *st);
 const char *qs_stage_outdir(const struct qs_stage *st);
 
+/* Call first in main(), before any other thread exists: SIGINT, SIGTERM and SIGHUP are then taken by a thread of
+ * their own, which removes every open stage (as qs_stage_abort; a commit in progress ends first), prints one line
+ * when there was one, and lets the signal end the process (exit status 128 + signal in a shell). Every thread
+ * created afterwards inherits the blocked signals. Returns 0, or -1 when the thread cannot be started (the signals
+ * then keep their default action). */
+int qs_stage_catch_signals(void);
+/* For a child process after fork(), before exec: unblocks the signals qs_stage_catch_signals blocked, so the child
+ * (gnuplot) can be interrupted as usual. */
+void qs_stage_child_signals(void);
+
 #endif

@@ -11,10 +11,12 @@ import os
 import random
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 QSCOPE = os.environ.get("QSCOPE", "")
 FAIL_RENAME_SHIM = os.environ.get("QS_FAIL_RENAME_SHIM", "")  # tests/cli/fail_rename.c, built by meson
@@ -472,6 +474,54 @@ def test_other_file_system(tmp):
         shutil.rmtree(elsewhere)
 
 
+def interrupt(case, args, sig):
+    """Starts qscope, sends sig once its staging folder exists, waits; returns (status, stderr, problems)."""
+    p = subprocess.Popen([QSCOPE] + args, cwd=case, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out, deadline = os.path.join(case, "out"), time.monotonic() + 120
+    while p.poll() is None and time.monotonic() < deadline:
+        if os.path.isdir(out) and any(e.startswith(".qscope-") for e in os.listdir(out)):
+            break
+        time.sleep(0.02)
+    problems = [] if p.poll() is None else ["the run ended before it could be interrupted"]
+    time.sleep(0.3)  # into the sweep's work: files are being staged
+    p.send_signal(sig)
+    try:
+        _, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        problems.append("still running 120 s after the signal")
+    return p.returncode, err, problems
+
+
+def test_interrupted(tmp):
+    """Ctrl-C (SIGINT) or kill (SIGTERM) during a sweep: the staging folder is removed, an OUT the run created too, an
+    earlier run's results stay as they were; the process still ends by the signal, after one line saying so."""
+    import numpy as np
+    big = os.path.join(tmp, "interrupt.npy")
+    np.save(big, np.random.default_rng(2385).standard_t(4, size=(1024, 4096)).astype(np.float32))
+    args = ["sweep", big, "-q", "--no-plots", "-g", "channel", "-b", "2-8", "--calib", "minmax,mse,entropy", "-m",
+            "0.3:1.2:100", "-o", "out"]
+    case = new_case(tmp, "interrupt_new_out")
+    status, err, problems = interrupt(case, args, signal.SIGINT)
+    if status != -signal.SIGINT:
+        problems.append(f"status {status}, expected -SIGINT (ended by the signal)")
+    if "interrupted (Interrupt); the results of this run were not written" not in err:
+        problems.append(f"no line saying so: {err!r}")
+    problems += [f"left behind: {sorted(os.listdir(case))}"] if os.listdir(case) else []
+    report("SIGINT during a sweep: no staging folder left, OUT (created by the run) removed", problems)
+
+    case = new_case(tmp, "interrupt_earlier")
+    before = tree(earlier_results(case))
+    status, err, problems = interrupt(case, args, signal.SIGTERM)
+    if status != -signal.SIGTERM:
+        problems.append(f"status {status}, expected -SIGTERM")
+    after = tree(os.path.join(case, "out"))
+    if after != before:
+        problems.append(f"OUT changed: {sorted(set(after) ^ set(before)) or 'contents'}")
+    report("SIGTERM during a sweep: the earlier results untouched, no staging folder left", problems)
+
+
 def main():
     if not QSCOPE or not os.access(QSCOPE, os.X_OK):
         print(f"QSCOPE is not set to an executable ({QSCOPE!r})")
@@ -486,6 +536,7 @@ def main():
         test_paths(tmp)
         test_rollback(tmp)
         test_other_file_system(tmp)
+        test_interrupted(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
