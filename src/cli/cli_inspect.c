@@ -138,7 +138,7 @@ static void print_table(const struct table *tb)
 					putchar(',');
 				qs_csv_write_field(stdout, cell);
 			} else {
-				/* text columns left-aligned, numbers right-aligned; padded by characters (names may hold UTF-8) */
+				/* text columns left-aligned, numbers right-aligned; padded by terminal columns (names may hold UTF-8) */
 				int pad = (int)(width[c] - qs_text_columns(cell));
 				if (c < 3)
 					printf("%s%*s", cell, pad, "");

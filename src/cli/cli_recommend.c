@@ -62,7 +62,7 @@ static void print_summary(const struct qs_recommendation *rec, const struct qs_t
 	       "granularity", "sch", "calib", "multiplier", "rel", "sqnr_db", "error", "target");
 	for (size_t i = 0; i < k && i < 15; i++) {
 		const struct qs_rec_point *p = chosen[i]->best;
-		char name[5 * 32 + 1]; /* the column's 32 characters */
+		char name[5 * 32 + 1]; /* the column: 32 terminal columns */
 		printf("%-4zu  %s  %4d  %-12.12s  %-5s  %-10.10s  %10.4g  %8.4g  %8.2f  %-5s  %s\n", i + 1,
 		       qs_escape_cell(p->tensor, 32, name, sizeof name), p->bits, p->granularity, p->scheme, p->calib,
 		       p->multiplier, p->rel, p->sqnr_db, qs_rec_dominant(p), chosen[i]->meets_target ? "met" : "MISSED");

@@ -789,7 +789,7 @@ static int run_network(const struct sim_opts *o, struct qs_stage *stage, FILE *c
 				fprintf(csv, ",%zu,%zu,%zu\n", r.n_overflow[i], r.top1_agree, r.samples);
 				(*rows)++;
 				if (!o->quiet) {
-					/* the name escaped (it comes from the user's INI), padded to 12 characters */
+					/* the name escaped (it comes from the user's INI), padded to 12 terminal columns */
 					int pad = 12 - (int)qs_text_columns(qs_escape(l->name, text, sizeof text));
 					printf("  %-3zu %s%*s %-8s %5s %9.3g %9.3g %8.2f %9.3g %9.6f%s\n", i, text,
 					       pad > 0 ? pad : 0, "", qs_net_kind_name(l->kind), r.quantized[i] ? "yes" : "no",

@@ -67,48 +67,66 @@ static size_t utf8_length(const unsigned char *s)
 	return len;
 }
 
-/* qs_escape, keeping at most max_chars characters (an escape counts as 4); *chars gets the number kept. */
-static void escape(const char *s, char *buf, size_t len, size_t max_chars, size_t *chars)
+/* The columns a terminal gives the character in the valid len-byte sequence at s: 2 in the East Asian wide and
+ * full-width blocks (CJK ideographs, kana, Hangul, full-width forms, emoji), 1 elsewhere. */
+static size_t char_columns(const unsigned char *s, size_t len)
+{
+	static const uint32_t wide[][2] = {
+		{0x1100, 0x115F}, {0x2E80, 0x303E}, {0x3041, 0x33FF}, {0x3400, 0x4DBF}, {0x4E00, 0x9FFF},
+		{0xA000, 0xA4CF}, {0xAC00, 0xD7A3}, {0xF900, 0xFAFF}, {0xFE30, 0xFE4F}, {0xFF00, 0xFF60},
+		{0xFFE0, 0xFFE6}, {0x1F300, 0x1F64F}, {0x1F900, 0x1F9FF}, {0x20000, 0x2FFFD}, {0x30000, 0x3FFFD},
+	};
+	uint32_t c = len == 1 ? s[0] : s[0] & (0x7Fu >> len);
+	for (size_t i = 1; i < len; i++)
+		c = c << 6 | (s[i] & 0x3Fu);
+	for (size_t i = 0; i < sizeof wide / sizeof *wide; i++)
+		if (c >= wide[i][0] && c <= wide[i][1])
+			return 2;
+	return 1;
+}
+
+/* qs_escape, keeping at most max_columns columns (an escape takes 4); *columns gets the number kept. */
+static void escape(const char *s, char *buf, size_t len, size_t max_columns, size_t *columns)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t used = 0, kept = 0;
 	while (*p) {
 		size_t n = *p >= 0x80 ? utf8_length(p) : (*p >= 0x20 && *p != 0x7F);
-		if (used + (n ? n : 4) >= len || kept + (n ? 1 : 4) > max_chars)
+		size_t w = n ? char_columns(p, n) : 4;
+		if (used + (n ? n : 4) >= len || kept + w > max_columns)
 			break; /* cut before a whole character or escape that does not fit */
 		if (n) {
 			memcpy(buf + used, p, n);
 			p += n;
 			used += n;
-			kept++;
 		} else {
 			snprintf(buf + used, 5, "\\x%02x", *p++);
 			used += 4;
-			kept += 4;
 		}
+		kept += w;
 	}
 	if (len)
 		buf[used] = '\0';
-	*chars = kept;
+	*columns = kept;
 }
 
 const char *qs_escape(const char *s, char *buf, size_t len)
 {
-	size_t chars;
-	escape(s, buf, len, SIZE_MAX, &chars);
+	size_t columns;
+	escape(s, buf, len, SIZE_MAX, &columns);
 	return buf;
 }
 
 const char *qs_escape_cell(const char *s, size_t width, char *buf, size_t len)
 {
-	size_t chars;
-	escape(s, buf, len, width, &chars);
+	size_t columns;
+	escape(s, buf, len, width, &columns);
 	if (!len)
 		return buf;
 	size_t used = strlen(buf);
-	while (chars < width && used + 1 < len) {
+	while (columns < width && used + 1 < len) {
 		buf[used++] = ' ';
-		chars++;
+		columns++;
 	}
 	buf[used] = '\0';
 	return buf;
@@ -116,10 +134,13 @@ const char *qs_escape_cell(const char *s, size_t width, char *buf, size_t len)
 
 size_t qs_text_columns(const char *s)
 {
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		n += (*p & 0xC0) != 0x80;
-	return n;
+	size_t columns = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = *p >= 0x80 ? utf8_length(p) : 1;
+		columns += n ? char_columns(p, n) : 1; /* a byte that is not UTF-8 (not from qs_escape): one column */
+		p += n ? n : 1;
+	}
+	return columns;
 }
 
 void qs_eprintf(const char *fmt, ...)

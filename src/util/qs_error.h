@@ -31,12 +31,12 @@ const char *qs_error_message(void);
  * returns buf. Names read from files reach the terminal and logs without escape sequences or broken text. */
 const char *qs_escape(const char *s, char *buf, size_t len);
 
-/* A table cell of exactly `width` characters: s escaped as by qs_escape, cut before the character or escape that
+/* A table cell `width` terminal columns wide: s escaped as by qs_escape, cut before the character or escape that
  * would make it wider, then padded with spaces; into buf[len] (5 * width + 1 always fits); returns buf. */
 const char *qs_escape_cell(const char *s, size_t width, char *buf, size_t len);
 
-/* The characters (code points) of the UTF-8 text s, such as qs_escape's output: the columns it takes in a table, a
- * wide character (CJK, emoji) counted as one. */
+/* The terminal columns of the UTF-8 text s, such as qs_escape's output: one per character, two for an East Asian
+ * wide or full-width one (CJK, kana, Hangul, emoji). Combining marks count one (their base character is not known). */
 size_t qs_text_columns(const char *s);
 
 /* printf to stderr through qs_escape, then a newline: how every message of the CLI is printed. */

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unicodedata
 
 import numpy as np
 
@@ -129,10 +130,25 @@ def main():
     return summary()
 
 
+def columns(text):
+    """Terminal columns of text by Unicode's East Asian Width property: W and F take two, the rest one."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def cell(text, width):
+    """text cut before the character that would make it wider than width columns, padded with spaces to width."""
+    out = ""
+    for c in text:
+        if columns(out + c) > width:
+            break
+        out += c
+    return out + " " * (width - columns(out))
+
+
 def check_tables(tmp, rng):
-    """Tables on stdout count a name's characters, not its bytes: the summary's 32-character name column and inspect's
-    columns stay aligned for UTF-8 names, and a long one is cut after 32 characters, never inside one."""
-    names = ["\u00e9" * 40, "w", "\u00fcber", "x\x1b"]
+    """Tables on stdout count a name's columns, not its bytes: the summary's 32-column name cell and inspect's columns
+    stay aligned for UTF-8 names (CJK and emoji take two columns), and a long name is cut, never inside a character."""
+    names = ["\u00e9" * 40, "w", "\u00fcber", "x\x1b", "\u5377\u79ef\u5c42" * 6 + "_w", "\U0001F600x"]
     npz = os.path.join(tmp, "utf8.npz")
     np.savez(npz, **{n: rng.standard_normal(6).astype(np.float32) for n in names})
     shown = {n: n.replace("\x1b", "\\x1b") for n in names}  # as the terminal shows them
@@ -140,18 +156,16 @@ def check_tables(tmp, rng):
                         os.path.join(tmp, "out_utf8"), npz], capture_output=True, text=True)
     lines = r.stdout.splitlines()
     head = next((i for i, ln in enumerate(lines) if ln.startswith("rank  tensor")), None)
-    rows = lines[head + 1:head + 1 + len(names)] if head is not None else []
-    cells = sorted(ln[6:38] for ln in rows if ln[38:40] == "  " and ln[40:44].strip() == "8")
-    want = sorted(shown[n][:32].ljust(32) for n in names)
-    check(r.returncode == 0 and cells == want, "summary: 32-character name cells, cut and padded by characters",
-          f"{cells} {r.stderr}")
+    rows = sorted(ln[6:] for ln in lines[head + 1:head + 1 + len(names)]) if head is not None else []
+    missing = [n for n in names if not any(row.startswith(cell(shown[n], 32) + "     8  ") for row in rows)]
+    check(r.returncode == 0 and len(rows) == len(names) and not missing,
+          "summary: 32-column name cells, cut and padded by terminal columns", f"{missing} {rows} {r.stderr}")
     r = subprocess.run([QSCOPE, "inspect", npz], capture_output=True, text=True)
-    width = max(len(v) for v in shown.values())
+    width = max(columns(v) for v in shown.values())
     lines = r.stdout.splitlines()
-    got = sorted((ln[:width], ln[width:width + 4]) for ln in lines[1:])
-    check(r.returncode == 0 and lines[0].startswith("tensor".ljust(width) + "  shape") and
-          got == sorted((shown[n].ljust(width), "  6 ") for n in names),
-          "inspect: every row's shape column starts at the same character", r.stdout)
+    missing = [n for n in names if not any(ln.startswith(cell(shown[n], width) + "  6 ") for ln in lines[1:])]
+    check(r.returncode == 0 and len(lines) == len(names) + 1 and lines[0].startswith("tensor".ljust(width) + "  shape")
+          and not missing, "inspect: every row's shape column starts at the same terminal column", r.stdout)
 
 
 if __name__ == "__main__":

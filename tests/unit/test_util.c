@@ -58,7 +58,7 @@ START_TEST(test_escape_cut)
 }
 END_TEST
 
-/* Table cells: exactly `width` characters, counted as a terminal shows them (é one, an escape four). */
+/* Table cells: exactly `width` columns, counted as a terminal shows them (é one, an escape four, CJK two). */
 START_TEST(test_escape_cell)
 {
 	static const struct {
@@ -72,7 +72,10 @@ START_TEST(test_escape_cell)
 		{"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3, "\xc3\xa9\xc3\xa9\xc3\xa9"}, /* cut after 3 characters, not 3 bytes */
 		{"a\x1b", 4, "a   "},                                /* the escape (4) does not fit in 3 */
 		{"a\x1b", 5, "a\\x1b"},
-		{"\xf0\x9f\x98\x80x", 2, "\xf0\x9f\x98\x80x"},           /* a 4-byte character counts one */
+		{"\xf0\x9f\x98\x80x", 3, "\xf0\x9f\x98\x80x"},           /* U+1F600 takes two columns, x one */
+		{"\xf0\x9f\x98\x80x", 2, "\xf0\x9f\x98\x80"},
+		{"\xe4\xb8\xad\xe6\x96\x87", 3, "\xe4\xb8\xad "},           /* U+4E2D U+6587: the second does not fit */
+		{"\xe4\xb8\xad\xe6\x96\x87", 5, "\xe4\xb8\xad\xe6\x96\x87 "},
 		{"", 2, "  "},
 		{"abc", 0, ""},
 	};
@@ -95,7 +98,12 @@ START_TEST(test_text_columns)
 	ck_assert_uint_eq(qs_text_columns(""), 0);
 	ck_assert_uint_eq(qs_text_columns("w.npy"), 5);
 	ck_assert_uint_eq(qs_text_columns("caf\xc3\xa9 \xe2\x82\xac"), 6);
-	ck_assert_uint_eq(qs_text_columns("\xf0\x9f\x98\x80"), 1);
+	ck_assert_uint_eq(qs_text_columns("\xf0\x9f\x98\x80"), 2);               /* U+1F600, an emoji: wide */
+	ck_assert_uint_eq(qs_text_columns("\xe4\xb8\xad\xe6\x96\x87"), 4);       /* U+4E2D U+6587, CJK */
+	ck_assert_uint_eq(qs_text_columns("\xed\x95\x9c\xef\xbc\xa1"), 4);       /* U+D55C Hangul, U+FF21 full-width A */
+	ck_assert_uint_eq(qs_text_columns("\xe2\x86\x90\xe1\x84\x80"), 3);       /* U+2190 arrow (narrow), U+1100 */
+	/* range edges, 1 + 2 + 1: U+1160 just past the Hangul Jamo, U+AC00 the first syllable, U+D7A4 past the last */
+	ck_assert_uint_eq(qs_text_columns("\xe1\x85\xa0\xea\xb0\x80\xed\x9e\xa4"), 4);
 	ck_assert_uint_eq(qs_text_columns("a\\x1b"), 5); /* an escape as printed */
 }
 END_TEST
