@@ -452,6 +452,7 @@ static void *wait_for_signal(void *arg)
 	int sig;
 	if (sigwait(caught, &sig) != 0)
 		return NULL;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL); /* exit() now waits for this thread, which ends it */
 	pthread_mutex_lock(&stage_lock);
 	bool removed = open_stages != NULL;
 	for (struct qs_stage *st = open_stages; st; st = st->next)
@@ -468,6 +469,15 @@ static void *wait_for_signal(void *arg)
 	_exit(128 + sig); /* not reached: the signal's default action ends the process */
 }
 
+static pthread_t signal_thread;
+
+/* At exit: ends the signal thread (sigwait is a cancellation point), so that no thread outlives main. */
+static void stop_signal_thread(void)
+{
+	pthread_cancel(signal_thread);
+	pthread_join(signal_thread, NULL);
+}
+
 int qs_stage_catch_signals(void)
 {
 	static sigset_t caught;
@@ -475,12 +485,12 @@ int qs_stage_catch_signals(void)
 	sigaddset(&caught, SIGINT);
 	sigaddset(&caught, SIGTERM);
 	sigaddset(&caught, SIGHUP);
-	pthread_t t;
-	if (pthread_sigmask(SIG_BLOCK, &caught, NULL) != 0 || pthread_create(&t, NULL, wait_for_signal, &caught) != 0) {
+	if (pthread_sigmask(SIG_BLOCK, &caught, NULL) != 0 ||
+	    pthread_create(&signal_thread, NULL, wait_for_signal, &caught) != 0) {
 		pthread_sigmask(SIG_UNBLOCK, &caught, NULL);
 		return -1;
 	}
-	pthread_detach(t);
+	atexit(stop_signal_thread);
 	return 0;
 }
 
