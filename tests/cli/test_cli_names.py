@@ -5,7 +5,7 @@ Found by fuzzing: two inputs d1/w.npy and d2/w.npy were merged into one tensor "
 files into OUT itself. Later: a weight and an activation batch set of the same name were merged the same way, and two
 names longer than 255 bytes with the same beginning shared a qparams folder. Each tensor's row is checked against its
 own data with a numpy oracle (symmetric 8-bit minmax: s = max|x| / 127), so a mix-up shows as a wrong number, not
-only as a wrong name. Tables on stdout are aligned by characters for UTF-8 names.
+only as a wrong name. Tables on stdout align UTF-8 names by terminal columns.
 Env: QSCOPE = the built binary.
 """
 import csv

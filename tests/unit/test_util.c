@@ -1,5 +1,5 @@
 /* The escaping of printed messages (qs_escape) and table cells (qs_escape_cell, qs_text_columns): byte strings worked
- * out by hand from the UTF-8 rules (RFC 3629): what passes unchanged, what becomes \xNN, how many characters. */
+ * out by hand from the UTF-8 rules (RFC 3629): what passes unchanged, what becomes \xNN, how many columns. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
