@@ -18,6 +18,13 @@ int qs_cli_export(int argc, char **argv);
 int qs_cli_plot(int argc, char **argv);
 int qs_cli_simulate(int argc, char **argv);
 
+/* Call first in main(), before any other thread exists. SIGINT, SIGTERM and SIGHUP are then taken by a thread of
+ * their own. It removes every open stage (qs_stage_discard_all), prints one line when there was one, and lets the
+ * signal end the process (exit status 128 + signal in a shell). Every thread created afterwards inherits the blocked
+ * signals; child processes must unblock them after fork(). Returns 0, or -1 when the thread cannot be started (the
+ * signals then keep their default action). */
+int qs_cli_catch_signals(void);
+
 /* --target-rel / --target-sqnr, shared by sweep and recommend. */
 enum { QS_CLI_OPT_TARGET_REL = 512, QS_CLI_OPT_TARGET_SQNR };
 int qs_cli_parse_target(int opt, const char *arg, struct qs_target *t);

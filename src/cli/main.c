@@ -5,7 +5,6 @@
 #include <gsl/gsl_errno.h>
 
 #include "cli.h"
-#include "output/stage.h"
 #include "qs_config.h"
 #include "util/qs_error.h"
 
@@ -39,7 +38,7 @@ static void print_help(FILE *f)
 int main(int argc, char **argv)
 {
 	gsl_set_error_handler_off();
-	qs_stage_catch_signals(); /* an interrupted run leaves no staging folder (without the thread: as before) */
+	qs_cli_catch_signals(); /* an interrupted run leaves no staging folder (without the thread: as before) */
 	if (argc < 2) {
 		fprintf(stderr, "usage: qscope <export|inspect|plot|recommend|simulate|sweep> [options] FILE...   "
 				"(qscope --help for more)\n");

@@ -1,10 +1,10 @@
 /* Rendering charts: gnuplot started without a shell, a batch of scripts per process, a few processes at a time. */
 #include "plots.h"
-#include "stage.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +72,9 @@ static int job_start(struct job *j, const char *dir)
 		return -1;
 	}
 	if (j->pid == 0) {
-		qs_stage_child_signals();
+		sigset_t none; /* the CLI blocks SIGINT, SIGTERM and SIGHUP in all its threads (cli_signals.c): not gnuplot */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		int devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
 			dup2(devnull, STDIN_FILENO);

@@ -1,11 +1,11 @@
 /* Staging folder for atomic output: write everything under OUT/.qscope-XXXXXX, rename into OUT at the end, and undo
- * those renames if one of them fails. An interrupting signal removes the staging folders (qs_stage_catch_signals). */
+ * those renames if one of them fails. A process ending on a signal removes its staging folders first
+ * (qs_stage_discard_all). */
 #include "stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +31,8 @@ struct qs_stage {
 	struct qs_stage *next;  /* the next open stage (open_stages) */
 };
 
-/* The stages open now, for the signal thread to remove. stage_lock guards this list, every change to a stage's
- * lists, and each commit and abort whole: a signal during a commit is acted on once the commit has ended. */
+/* The stages open now, for qs_stage_discard_all. stage_lock guards this list, every change to a stage's lists, and
+ * each commit and abort whole: a discard asked for during a commit happens once the commit has ended. */
 static pthread_mutex_t stage_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct qs_stage *open_stages;
 
@@ -444,61 +444,13 @@ void qs_stage_abort(struct qs_stage *st)
 	stage_free(st);
 }
 
-/* The signal thread: waits for one of the caught signals, removes every open stage (after a commit in progress has
- * ended: the lock is not released again), says so, then lets the signal end the process as it would have. */
-static void *wait_for_signal(void *arg)
+bool qs_stage_discard_all(void)
 {
-	const sigset_t *caught = arg;
-	int sig;
-	if (sigwait(caught, &sig) != 0)
-		return NULL;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL); /* exit() now waits for this thread, which ends it */
-	pthread_mutex_lock(&stage_lock);
-	bool removed = open_stages != NULL;
+	pthread_mutex_lock(&stage_lock); /* never released: the process is about to end */
+	bool any = open_stages != NULL;
 	for (struct qs_stage *st = open_stages; st; st = st->next)
 		discard(st);
-	if (removed)
-		fprintf(stderr, "%sqscope: interrupted (%s); the results of this run were not written\n",
-			isatty(STDERR_FILENO) ? "\n" : "", strsignal(sig));
-	signal(sig, SIG_DFL);
-	sigset_t only;
-	sigemptyset(&only);
-	sigaddset(&only, sig);
-	pthread_sigmask(SIG_UNBLOCK, &only, NULL);
-	raise(sig);
-	_exit(128 + sig); /* not reached: the signal's default action ends the process */
-}
-
-static pthread_t signal_thread;
-
-/* At exit: ends the signal thread (sigwait is a cancellation point), so that no thread outlives main. */
-static void stop_signal_thread(void)
-{
-	pthread_cancel(signal_thread);
-	pthread_join(signal_thread, NULL);
-}
-
-int qs_stage_catch_signals(void)
-{
-	static sigset_t caught;
-	sigemptyset(&caught);
-	sigaddset(&caught, SIGINT);
-	sigaddset(&caught, SIGTERM);
-	sigaddset(&caught, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &caught, NULL) != 0 ||
-	    pthread_create(&signal_thread, NULL, wait_for_signal, &caught) != 0) {
-		pthread_sigmask(SIG_UNBLOCK, &caught, NULL);
-		return -1;
-	}
-	atexit(stop_signal_thread);
-	return 0;
-}
-
-void qs_stage_child_signals(void)
-{
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	return any;
 }
 
 const char *qs_stage_outdir(const struct qs_stage *st)

@@ -3,6 +3,7 @@
 #ifndef QS_STAGE_H
 #define QS_STAGE_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 struct qs_stage;
@@ -15,25 +16,21 @@ int qs_stage_fopen(struct qs_stage *st, const char *relpath, FILE **f);
 int qs_stage_fclose(struct qs_stage *st, FILE *f);
 /* Renames every staged file to OUT/relpath (replacing older ones), removes the staging folder, frees st.
  * All or nothing: when a folder stands where a file goes, a file or a broken link where a folder goes, or a folder
- * on the way is on another file system (a link), fails before renaming anything; when a rename fails later (a full or read-only disk), undoes the renames done so far and then fails, with
- * "; the previous results were restored" added to the message. Each file a rename replaces is kept until the commit
- * ends as a hard link in OUT/.qscope-XXXXXX/.old-XXXXXX/ (moved there where hard links fail), so the undo is a rename
- * back; files and folders that were new are removed. A file that cannot be put back is named in the message and left
- * in that folder, as are the replaced files if the process dies during the commit. */
+ * on the way is on another file system (a link), fails before renaming anything; when a rename fails later (a full
+ * or read-only disk), undoes the renames done so far and then fails, with "; the previous results were restored"
+ * added to the message. Each file a rename replaces is kept until the commit ends as a hard link in
+ * OUT/.qscope-XXXXXX/.old-XXXXXX/ (moved there where hard links fail), so the undo is a rename back; files and folders
+ * that were new are removed. A file that cannot be put back is named in the message and left in that folder, as are
+ * the replaced files if the process dies during the commit. */
 int qs_stage_commit(struct qs_stage *st);
 /* Removes the staging folder and what is in it (and OUT itself if this run created it and it is empty); frees st.
  * Accepts NULL. */
 void qs_stage_abort(struct qs_stage *st);
 const char *qs_stage_outdir(const struct qs_stage *st);
 
-/* Call first in main(), before any other thread exists: SIGINT, SIGTERM and SIGHUP are then taken by a thread of
- * their own, which removes every open stage (as qs_stage_abort; a commit in progress ends first), prints one line
- * when there was one, and lets the signal end the process (exit status 128 + signal in a shell). Every thread
- * created afterwards inherits the blocked signals. Returns 0, or -1 when the thread cannot be started (the signals
- * then keep their default action). */
-int qs_stage_catch_signals(void);
-/* For a child process after fork(), before exec: unblocks the signals qs_stage_catch_signals blocked, so the child
- * (gnuplot) can be interrupted as usual. */
-void qs_stage_child_signals(void);
+/* For a process about to end on a signal (the CLI's signal thread): removes every open stage as qs_stage_abort does,
+ * after a commit in progress has ended, and leaves every stage function blocked from then on. Returns whether there
+ * was an open stage. */
+bool qs_stage_discard_all(void);
 
 #endif
