@@ -34,6 +34,9 @@ int qs_cli_parse_target(int opt, const char *arg, struct qs_target *t);
 int qs_cli_write_recommendation(struct qs_stage *stage, struct qs_rec_points *pts, const struct qs_target *target,
 				const char *run_config, const struct qs_chart_data *charts);
 
+/* qs_stage_open, with a note on stderr when it removed (or found) staging folders that killed runs left behind. */
+int qs_cli_stage_open(const char *outdir, struct qs_stage **stage);
+
 /* Prints "qscope: MESSAGE" on stderr and returns the exit status for `status`; usage errors add a usage hint for
  * `command`. */
 int qs_cli_fail(int status, const char *command);

@@ -266,7 +266,7 @@ static int run_export(const struct export_opts *o, const char *csv, const char *
 			rc = load_tensor(outdir, rec.configs[i].best, &tensors[n++]);
 	/* everything is read and checked before the export folder is touched */
 	if (rc == QS_OK)
-		rc = qs_stage_open(dir, &stage);
+		rc = qs_cli_stage_open(dir, &stage);
 	for (size_t k = 0; rc == QS_OK && k < o->n_formats; k++)
 		rc = o->formats[k]->write(stage, o->formats[k]->file, tensors, n);
 	if (rc == QS_OK) {

@@ -16,6 +16,14 @@
 #include "tensor/groups.h"
 #include "util/qs_error.h"
 
+int qs_cli_stage_open(const char *outdir, struct qs_stage **stage)
+{
+	int rc = qs_stage_open(outdir, stage);
+	if (rc == QS_OK && qs_stage_note(*stage)[0])
+		qs_eprintf("qscope: note: %s", qs_stage_note(*stage));
+	return rc;
+}
+
 int qs_cli_fail(int status, const char *command)
 {
 	qs_eprintf("qscope: %s", qs_error_message());

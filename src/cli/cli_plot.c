@@ -115,7 +115,7 @@ int qs_cli_plot(int argc, char **argv)
 		if (rc == QS_OK)
 			rc = qs_chart_data_read(path, &charts);
 		if (rc == QS_OK) {
-			rc = qs_stage_open(path, &stage);
+			rc = qs_cli_stage_open(path, &stage);
 		}
 	}
 	if (rc == QS_OK)

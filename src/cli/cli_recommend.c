@@ -164,7 +164,7 @@ int qs_cli_recommend(int argc, char **argv)
 			else
 				snprintf(dir, sizeof dir, ".");
 		}
-		rc = qs_stage_open(dir, &stage);
+		rc = qs_cli_stage_open(dir, &stage);
 	}
 	if (rc == QS_OK)
 		rc = qs_cli_write_recommendation(stage, &pts, &target, NULL, NULL);

@@ -847,7 +847,7 @@ int qs_cli_simulate(int argc, char **argv)
 		snprintf(outdir, sizeof outdir, "reports/simulate_%s", stem);
 	}
 	const char *csv_name = o.network ? "network.csv" : "simulate.csv";
-	rc = qs_stage_open(outdir, &stage);
+	rc = qs_cli_stage_open(outdir, &stage);
 	if (rc == QS_OK)
 		rc = qs_stage_fopen(stage, csv_name, &csv);
 	if (rc == QS_OK)

@@ -256,7 +256,7 @@ int qs_cli_sweep(int argc, char **argv)
 		snprintf(outdir, sizeof outdir, "%s", o.outdir);
 	else
 		snprintf(outdir, sizeof outdir, "reports/%s", in.stem);
-	rc = qs_stage_open(outdir, &stage);
+	rc = qs_cli_stage_open(outdir, &stage);
 	if (rc == QS_OK)
 		rc = qs_stage_fopen(stage, "sweep.csv", &s.csv);
 	if (rc)

@@ -1,15 +1,19 @@
 /* Staging folder for atomic output: write everything under OUT/.qscope-XXXXXX, rename into OUT at the end, and undo
  * those renames if one of them fails. A process ending on a signal removes its staging folders first
  * (qs_stage_discard_all). */
+#define _XOPEN_SOURCE 700 /* nftw: removing a staging folder left by a killed run */
 #include "stage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,7 +33,13 @@ struct qs_stage {
 	struct path_list files; /* relative paths staged so far */
 	struct path_list dirs;  /* relative folders created inside the staging folder, in creation order */
 	struct qs_stage *next;  /* the next open stage (open_stages) */
+	int lock_fd;            /* the staging folder's lock file, locked while this process lives; -1: none */
+	char note[1024];        /* what qs_stage_open did about staging folders left by killed runs; "" if nothing */
 };
+
+/* In each staging folder: a file held under flock(LOCK_EX) while its run lives. The kernel releases the lock however
+ * the process ends, so a folder whose lock file can be locked was left by a run that died without removing it. */
+#define LOCK_NAME ".qscope-lock"
 
 /* The stages open now, for qs_stage_discard_all. stage_lock guards this list, every change to a stage's lists, and
  * each commit and abort whole: a discard asked for during a commit happens once the commit has ended. */
@@ -108,6 +118,8 @@ static int mkdir_p(const char *path, bool *created)
 
 static void stage_free(struct qs_stage *st)
 {
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
 	list_free(&st->files);
 	list_free(&st->dirs);
 	free(st->outdir);
@@ -115,10 +127,89 @@ static void stage_free(struct qs_stage *st)
 	free(st);
 }
 
+/* Locks the new staging folder tmpdir (see LOCK_NAME). The file is made and locked under another name, then renamed,
+ * so that another run never finds it unlocked while this one lives. Returns the descriptor, or -1: the folder then
+ * has no lock file, and no run takes it for one left behind. */
+static int take_lock(const char *tmpdir)
+{
+	char *made = join(tmpdir, LOCK_NAME ".new"), *lock = join(tmpdir, LOCK_NAME);
+	int fd = made && lock ? open(made, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+	if (fd >= 0 && (flock(fd, LOCK_EX) != 0 || rename(made, lock) != 0)) {
+		unlink(made);
+		close(fd);
+		fd = -1;
+	}
+	free(made);
+	free(lock);
+	return fd;
+}
+
+/* nftw callback: removes one entry of a staging folder left behind, deepest first (FTW_DEPTH). */
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *where)
+{
+	(void)sb;
+	(void)where;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* Whether the staging folder dir holds a commit's backups (.old-XXXXXX): results its run was replacing as it died. */
+static bool holds_backups(const char *dir)
+{
+	DIR *d = opendir(dir);
+	bool found = false;
+	for (struct dirent *e; d && !found && (e = readdir(d));)
+		found = strncmp(e->d_name, ".old-", 5) == 0;
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Staging folders in OUT left by runs that died without removing them (SIGKILL, the OOM killer, a crash): their lock
+ * file can be locked. Each is removed, unless it holds a commit's backups, which stay for the user. st->note says what
+ * was done. Folders without a lock file (an older qscope's, or one a run is making) are left alone. */
+static void remove_stale(struct qs_stage *st)
+{
+	DIR *d = opendir(st->outdir);
+	size_t removed = 0;
+	char kept[512] = "";
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (strncmp(e->d_name, ".qscope-", 8) != 0)
+			continue;
+		char *dir = join(st->outdir, e->d_name), *lock = dir ? join(dir, LOCK_NAME) : NULL;
+		int fd = lock ? open(lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			if (holds_backups(dir))
+				snprintf(kept, sizeof kept, "%s", dir);
+			else if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 && access(dir, F_OK) != 0)
+				removed++;
+		}
+		if (fd >= 0)
+			close(fd);
+		free(lock);
+		free(dir);
+	}
+	if (d)
+		closedir(d);
+	size_t used = 0;
+	if (removed)
+		used = (size_t)snprintf(st->note, sizeof st->note, "removed %zu staging folder%s that killed runs left in '%s'",
+					removed, removed == 1 ? "" : "s", st->outdir);
+	if (kept[0] && used < sizeof st->note)
+		snprintf(st->note + used, sizeof st->note - used,
+			 "%s'%s' was left by a run killed while it replaced results: the files it replaced are in its .old-* "
+			 "folder (put them back by hand, then remove it)", used ? "; " : "", kept);
+}
+
 int qs_stage_open(const char *outdir, struct qs_stage **out)
 {
 	*out = NULL;
 	struct qs_stage *st = calloc(1, sizeof *st);
+	if (st)
+		st->lock_fd = -1;
 	if (!st || !(st->outdir = strdup(outdir)) || !(st->tmpdir = join(outdir, ".qscope-XXXXXX"))) {
 		if (st)
 			stage_free(st);
@@ -129,6 +220,7 @@ int qs_stage_open(const char *outdir, struct qs_stage **out)
 		stage_free(st);
 		return rc;
 	}
+	remove_stale(st);
 	if (!mkdtemp(st->tmpdir)) {
 		int rc = qs_error_set(QS_EIO, "'%s': cannot write in output folder: %s", outdir, strerror(errno));
 		if (st->created_outdir)
@@ -136,6 +228,7 @@ int qs_stage_open(const char *outdir, struct qs_stage **out)
 		stage_free(st);
 		return rc;
 	}
+	st->lock_fd = take_lock(st->tmpdir);
 	pthread_mutex_lock(&stage_lock);
 	st->next = open_stages;
 	open_stages = st;
@@ -218,6 +311,10 @@ static void remove_staged(struct qs_stage *st)
 		free(p);
 	}
 	remove_dirs(st->tmpdir, &st->dirs);
+	char *lock = join(st->tmpdir, LOCK_NAME);
+	if (lock)
+		unlink(lock);
+	free(lock);
 	rmdir(st->tmpdir);
 }
 
@@ -451,6 +548,11 @@ bool qs_stage_discard_all(void)
 	for (struct qs_stage *st = open_stages; st; st = st->next)
 		discard(st);
 	return any;
+}
+
+const char *qs_stage_note(const struct qs_stage *st)
+{
+	return st->note;
 }
 
 const char *qs_stage_outdir(const struct qs_stage *st)

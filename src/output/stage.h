@@ -8,8 +8,12 @@
 
 struct qs_stage;
 
-/* Creates OUT (and its parents) if needed, and a staging folder OUT/.qscope-XXXXXX inside it. */
+/* Creates OUT (and its parents) if needed, and a staging folder OUT/.qscope-XXXXXX inside it, locked (flock) while
+ * this process lives. Staging folders in OUT that runs killed outright left behind (their lock is free) are removed
+ * first, except one holding a commit's backups; qs_stage_note says what was done. */
 int qs_stage_open(const char *outdir, struct qs_stage **out);
+/* What qs_stage_open did about staging folders left by killed runs, for a note; "" if nothing. */
+const char *qs_stage_note(const struct qs_stage *st);
 /* Opens relpath (may contain '/') for writing inside the staging folder. */
 int qs_stage_fopen(struct qs_stage *st, const char *relpath, FILE **f);
 /* Closes a file from qs_stage_fopen, turning write errors into a status. */

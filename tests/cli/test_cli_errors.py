@@ -522,6 +522,55 @@ def test_interrupted(tmp):
     report("SIGTERM during a sweep: the earlier results untouched, no staging folder left", problems)
 
 
+def test_killed(tmp):
+    """A run killed outright (SIGKILL: no clean-up) leaves its staging folder; the next run into the same OUT removes
+    it with a note. It keeps a live run's folder (its lock is held), a folder holding a commit's backups (named in the
+    note) and a folder without a lock file (an older qscope's)."""
+    import numpy as np
+    big = os.path.join(tmp, "killed.npy")
+    np.save(big, np.random.default_rng(2385).standard_t(4, size=(1024, 4096)).astype(np.float32))
+    long_run = ["sweep", big, "-q", "--no-plots", "-g", "channel", "-b", "2-8", "--calib", "minmax,mse,entropy", "-m",
+                "0.3:1.2:100", "-o", "out"]
+    quick = ["sweep", VALID, "-q", "--no-plots", "-m", "1"]
+    case = new_case(tmp, "killed")
+    out = os.path.join(case, "out")
+    staging = lambda: sorted(e for e in os.listdir(out) if e.startswith(".qscope-")) if os.path.isdir(out) else []
+    status, _, problems = interrupt(case, long_run, signal.SIGKILL)
+    left = staging()
+    if status != -signal.SIGKILL or len(left) != 1:
+        problems.append(f"status {status}, staging folders {left}: expected one left by the killed run")
+    status, _, err, _ = run(case, quick)
+    if status != 0 or staging() or f"note: removed 1 staging folder that killed runs left in '{out}'" not in err:
+        problems.append(f"next run: exit {status}, staging folders {staging()}, stderr {err!r}")
+    report("a staging folder left by SIGKILL is removed by the next run, with a note", problems)
+
+    # a live run's folder, a killed commit's backups, an older qscope's folder: all kept
+    old = os.path.join(out, ".qscope-0ld000")
+    os.makedirs(old)
+    with open(os.path.join(old, "sweep.csv"), "w") as f:
+        f.write("a run of an older qscope\n")
+    backups = os.path.join(out, ".qscope-bak000")
+    os.makedirs(os.path.join(backups, ".old-abc123"))
+    open(os.path.join(backups, ".qscope-lock"), "w").close()  # nobody holds it: its run is dead
+    with open(os.path.join(backups, ".old-abc123", "sweep.csv"), "w") as f:
+        f.write("the results a killed commit was replacing\n")
+    p = subprocess.Popen([QSCOPE] + long_run, cwd=case, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline, live = time.monotonic() + 120, []
+    while p.poll() is None and time.monotonic() < deadline and not live:
+        live = [e for e in staging() if e not in (".qscope-0ld000", ".qscope-bak000")]
+        time.sleep(0.02)
+    status, _, err, _ = run(case, quick)
+    problems = [] if live else ["the live run's staging folder never appeared"]
+    if status != 0 or staging() != sorted(live + [".qscope-0ld000", ".qscope-bak000"]):
+        problems.append(f"exit {status}; staging folders {staging()}, expected the live run's {live} and both others")
+    if f"'{backups}' was left by a run killed while it replaced results" not in err or "removed" in err:
+        problems.append(f"the note does not name the backups (only): {err!r}")
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=120)
+    report("the next run keeps a live run's staging folder, a killed commit's backups and an older qscope's folder",
+           problems)
+
+
 def main():
     if not QSCOPE or not os.access(QSCOPE, os.X_OK):
         print(f"QSCOPE is not set to an executable ({QSCOPE!r})")
@@ -537,6 +586,7 @@ def main():
         test_rollback(tmp)
         test_other_file_system(tmp)
         test_interrupted(tmp)
+        test_killed(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -1,6 +1,6 @@
 """CLI test: the qscope binary itself under valgrind (memcheck). The unit tests run under valgrind in CI; this covers
-what only the binary does: option parsing, the commands end to end, staging and commit, the signal thread, chart
-rendering in child processes, and an error exit. Every command must end with the status it has without valgrind and
+what only the binary does: option parsing, the commands end to end, staging and commit (removing a staging folder a
+killed run left), the signal thread, chart rendering in child processes, and an error exit. Every command must end with the status it has without valgrind and
 with no memcheck error or leak (definite or possible).
 Skipped (counted neither way) under AddressSanitizer, which cannot run inside valgrind.
 Env: QSCOPE = the built binary, QS_SOURCE_ROOT = the source tree.
@@ -47,12 +47,17 @@ def main():
         ("a truncated file: exit 1", ["sweep", os.path.join(FIX, "bad_truncated.npy"), "-o",
                                        os.path.join(tmp, "bad")], 1),
     ]
+    stale = os.path.join(out, ".qscope-stale0", "qparams")  # a killed run's staging folder: the sweep removes it
+    os.makedirs(stale)
+    for name in (os.path.join(stale, "w.npy"), os.path.join(out, ".qscope-stale0", ".qscope-lock")):
+        open(name, "w").close()
     try:
         for what, args, want in runs:
             r = subprocess.run(VALGRIND + [QSCOPE] + args, capture_output=True, text=True, errors="replace",
                                timeout=600)
             check(r.returncode == want, f"under valgrind: {what}: exit {want}, no memcheck error",
                   f"exit {r.returncode}: {r.stderr[-3000:]}")
+        check(not os.path.exists(os.path.dirname(stale)), "the sweep removed a killed run's staging folder")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary()
