@@ -1,7 +1,7 @@
 """CLI test: the qscope binary itself under valgrind (memcheck). The unit tests run under valgrind in CI; this covers
 what only the binary does: option parsing, the commands end to end, staging and commit (removing a staging folder a
-killed run left), the signal thread, chart rendering in child processes, and an error exit. Every command must end with the status it has without valgrind and
-with no memcheck error or leak (definite or possible).
+killed run left), the signal thread, chart rendering in child processes, and an error exit. Every command must end
+with the status it has without valgrind and with no memcheck error or leak (definite or possible).
 Skipped (counted neither way) under AddressSanitizer, which cannot run inside valgrind.
 Env: QSCOPE = the built binary, QS_SOURCE_ROOT = the source tree.
 """
