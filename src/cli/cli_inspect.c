@@ -126,9 +126,11 @@ static void print_table(const struct table *tb)
 	size_t width[N_COLS];
 	for (int c = 0; c < N_COLS; c++) {
 		width[c] = 0;
-		for (size_t i = 0; i <= tb->n; i++)
-			if (qs_text_columns(cell_at(tb, i, c)) > width[c])
-				width[c] = qs_text_columns(cell_at(tb, i, c));
+		for (size_t i = 0; i <= tb->n; i++) {
+			size_t w = qs_text_columns(cell_at(tb, i, c));
+			if (w > width[c])
+				width[c] = w;
+		}
 	}
 	for (size_t i = 0; i <= tb->n; i++) {
 		for (int c = 0; c < N_COLS; c++) {

@@ -474,15 +474,38 @@ def test_other_file_system(tmp):
         shutil.rmtree(elsewhere)
 
 
+def staging_folders(out):
+    """The names of the staging folders in out."""
+    return sorted(e for e in os.listdir(out) if e.startswith(".qscope-")) if os.path.isdir(out) else []
+
+
+def wait_for_staging(p, out, known=()):
+    """Waits (up to 120 s) until the running qscope p has a staging folder in out that is not in known; returns the
+    new folders' names, [] if p ended or the time ran out first."""
+    deadline = time.monotonic() + 120
+    while p.poll() is None and time.monotonic() < deadline:
+        new = [e for e in staging_folders(out) if e not in known]
+        if new:
+            return new
+        time.sleep(0.02)
+    return []
+
+
+def long_sweep(tmp):
+    """The arguments of a sweep that runs for seconds (a 1024x4096 per-channel tensor, written once per test run)."""
+    big = os.path.join(tmp, "long_sweep.npy")
+    if not os.path.exists(big):
+        import numpy as np
+        np.save(big, np.random.default_rng(2385).standard_t(4, size=(1024, 4096)).astype(np.float32))
+    return ["sweep", big, "-q", "--no-plots", "-g", "channel", "-b", "2-8", "--calib", "minmax,mse,entropy", "-m",
+            "0.3:1.2:100", "-o", "out"]
+
+
 def interrupt(case, args, sig):
     """Starts qscope, sends sig once its staging folder exists, waits; returns (status, stderr, problems)."""
     p = subprocess.Popen([QSCOPE] + args, cwd=case, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    out, deadline = os.path.join(case, "out"), time.monotonic() + 120
-    while p.poll() is None and time.monotonic() < deadline:
-        if os.path.isdir(out) and any(e.startswith(".qscope-") for e in os.listdir(out)):
-            break
-        time.sleep(0.02)
-    problems = [] if p.poll() is None else ["the run ended before it could be interrupted"]
+    started = wait_for_staging(p, os.path.join(case, "out"))
+    problems = [] if started and p.poll() is None else ["the run ended before it could be interrupted"]
     time.sleep(0.3)  # into the sweep's work: files are being staged
     p.send_signal(sig)
     try:
@@ -497,11 +520,7 @@ def interrupt(case, args, sig):
 def test_interrupted(tmp):
     """Ctrl-C (SIGINT) or kill (SIGTERM) during a sweep: the staging folder is removed, an OUT the run created too, an
     earlier run's results stay as they were; the process still ends by the signal, after one line saying so."""
-    import numpy as np
-    big = os.path.join(tmp, "interrupt.npy")
-    np.save(big, np.random.default_rng(2385).standard_t(4, size=(1024, 4096)).astype(np.float32))
-    args = ["sweep", big, "-q", "--no-plots", "-g", "channel", "-b", "2-8", "--calib", "minmax,mse,entropy", "-m",
-            "0.3:1.2:100", "-o", "out"]
+    args = long_sweep(tmp)
     case = new_case(tmp, "interrupt_new_out")
     status, err, problems = interrupt(case, args, signal.SIGINT)
     if status != -signal.SIGINT:
@@ -526,22 +545,18 @@ def test_killed(tmp):
     """A run killed outright (SIGKILL: no clean-up) leaves its staging folder; the next run into the same OUT removes
     it with a note. It keeps a live run's folder (its lock is held), a folder holding a commit's backups (named in the
     note) and a folder without a lock file (an older qscope's)."""
-    import numpy as np
-    big = os.path.join(tmp, "killed.npy")
-    np.save(big, np.random.default_rng(2385).standard_t(4, size=(1024, 4096)).astype(np.float32))
-    long_run = ["sweep", big, "-q", "--no-plots", "-g", "channel", "-b", "2-8", "--calib", "minmax,mse,entropy", "-m",
-                "0.3:1.2:100", "-o", "out"]
+    long_run = long_sweep(tmp)
     quick = ["sweep", VALID, "-q", "--no-plots", "-m", "1"]
     case = new_case(tmp, "killed")
     out = os.path.join(case, "out")
-    staging = lambda: sorted(e for e in os.listdir(out) if e.startswith(".qscope-")) if os.path.isdir(out) else []
     status, _, problems = interrupt(case, long_run, signal.SIGKILL)
-    left = staging()
+    left = staging_folders(out)
     if status != -signal.SIGKILL or len(left) != 1:
         problems.append(f"status {status}, staging folders {left}: expected one left by the killed run")
     status, _, err, _ = run(case, quick)
-    if status != 0 or staging() or f"note: removed 1 staging folder that killed runs left in '{out}'" not in err:
-        problems.append(f"next run: exit {status}, staging folders {staging()}, stderr {err!r}")
+    if status != 0 or staging_folders(out) or \
+            f"note: removed 1 staging folder that killed runs left in '{out}'" not in err:
+        problems.append(f"next run: exit {status}, staging folders {staging_folders(out)}, stderr {err!r}")
     report("a staging folder left by SIGKILL is removed by the next run, with a note", problems)
 
     # a live run's folder, a killed commit's backups, an older qscope's folder: all kept
@@ -554,15 +569,14 @@ def test_killed(tmp):
     open(os.path.join(backups, ".qscope-lock"), "w").close()  # nobody holds it: its run is dead
     with open(os.path.join(backups, ".old-abc123", "sweep.csv"), "w") as f:
         f.write("the results a killed commit was replacing\n")
+    others = [".qscope-0ld000", ".qscope-bak000"]
     p = subprocess.Popen([QSCOPE] + long_run, cwd=case, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline, live = time.monotonic() + 120, []
-    while p.poll() is None and time.monotonic() < deadline and not live:
-        live = [e for e in staging() if e not in (".qscope-0ld000", ".qscope-bak000")]
-        time.sleep(0.02)
+    live = wait_for_staging(p, out, others)
     status, _, err, _ = run(case, quick)
     problems = [] if live else ["the live run's staging folder never appeared"]
-    if status != 0 or staging() != sorted(live + [".qscope-0ld000", ".qscope-bak000"]):
-        problems.append(f"exit {status}; staging folders {staging()}, expected the live run's {live} and both others")
+    if status != 0 or staging_folders(out) != sorted(live + others):
+        problems.append(f"exit {status}; staging folders {staging_folders(out)}, expected the live run's {live} and "
+                        "both others")
     if f"'{backups}' was left by a run killed while it replaced results" not in err or "removed" in err:
         problems.append(f"the note does not name the backups (only): {err!r}")
     p.send_signal(signal.SIGINT)
